@@ -1,0 +1,27 @@
+package chat
+
+import "regexp"
+
+// Client-facing limits (PROTOCOL.md §7).
+const (
+	MaxFrameBytes       = 32 * 1024
+	MaxBodyBytes        = 16384
+	MaxIDLength         = 64 // requestId, clientMsgId, user id
+	MaxGroupMembers     = 500
+	MaxNameLength       = 100
+	DefaultHistoryLimit = 50
+	MaxHistoryLimit     = 100
+	MaxPresenceQuery    = 100
+	MaxSyncMessages     = 1000
+	// MaxReceiptFanout is the largest conversation whose receipt events are pushed live.
+	MaxReceiptFanout = 100
+	// MaxUnread caps the unread count of a conversation.
+	MaxUnread = 100
+	// PresenceWindowMillis: a user is online while a connection was active this recently.
+	PresenceWindowMillis = 60_000
+)
+
+var userIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,64}$`)
+
+// ValidUserID reports whether id is a legal user id: 1 to 64 of A-Z a-z 0-9 _ . @ -.
+func ValidUserID(id string) bool { return userIDPattern.MatchString(id) }
