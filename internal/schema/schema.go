@@ -130,3 +130,13 @@ var Outbox = Table{
 
 // All lists every table, in a stable order.
 func All() []Table { return []Table{Messages, Conversations, Connections, Outbox} }
+
+// Item layout of the Connections table that stream consumers read.
+const (
+	// PresenceSK is the sort key of a user's presence item in Connections.
+	PresenceSK = "#presence"
+	// AttrLastSeen is the presence item's last activity, Unix milliseconds.
+	AttrLastSeen = "lastSeen"
+	// AttrOffline marks a presence item of a user who went offline explicitly.
+	AttrOffline = "offline"
+)

@@ -1,0 +1,208 @@
+package awslambda
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/parleychat/parley/internal/chat"
+)
+
+// Route keys of the WebSocket API besides the actions.
+const (
+	RouteConnect    = "$connect"
+	RouteDisconnect = "$disconnect"
+	RouteDefault    = "$default"
+)
+
+// Actions lists every client action (PROTOCOL.md §4), which are also the API's route keys.
+var Actions = []string{
+	"send", "typing", "receipt", "history", "sync", "conversations",
+	"createConversation", "addMembers", "leave", "presence", "heartbeat",
+}
+
+// Handler serves the WebSocket routes.
+type Handler struct {
+	svc    *chat.Service
+	pusher chat.Pusher
+	log    *slog.Logger
+	routes map[string]bool
+}
+
+// HandlerOptions tunes a Handler.
+type HandlerOptions struct {
+	// Routes restricts the route keys this handler serves (a function deployed for some
+	// routes only); a frame for another route is answered with an internal error and
+	// logged, since only a misconfigured API sends it. Nil serves every route.
+	Routes []string
+	// Logger, default slog.Default().
+	Logger *slog.Logger
+}
+
+// NewHandler returns a Handler over the service. pusher posts the frames other than the
+// reply (the messages of a sync) to the caller's connection.
+func NewHandler(svc *chat.Service, pusher chat.Pusher, opts HandlerOptions) *Handler {
+	h := &Handler{svc: svc, pusher: pusher, log: opts.Logger}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	if opts.Routes != nil {
+		h.routes = map[string]bool{}
+		for _, r := range opts.Routes {
+			h.routes[r] = true
+		}
+	}
+	return h
+}
+
+// UserID returns the authenticated user of a request: the principalId (or the userId
+// context value) that the authorizer put in requestContext.authorizer.
+func UserID(rc events.APIGatewayWebsocketProxyRequestContext) string {
+	m, ok := rc.Authorizer.(map[string]any)
+	if !ok {
+		return ""
+	}
+	for _, k := range []string{"principalId", "userId"} {
+		if s, ok := m[k].(string); ok && chat.ValidUserID(s) {
+			return s
+		}
+	}
+	return ""
+}
+
+// Handle serves one route invocation. The response body, when not empty, is the frame
+// for the caller (API Gateway's route response); other frames are pushed.
+func (h *Handler) Handle(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	rc := req.RequestContext
+	user := UserID(rc)
+	log := h.log.With("connectionId", rc.ConnectionID, "userId", user, "routeKey", rc.RouteKey)
+	if h.routes != nil && !h.routes[rc.RouteKey] {
+		log.ErrorContext(ctx, "route not served by this function: check the API's integrations")
+		return h.reply(ctx, log, chat.Request{}, nil, fmt.Errorf("route %q is not served by this function", rc.RouteKey))
+	}
+	switch rc.RouteKey {
+	case RouteConnect:
+		if user == "" {
+			log.ErrorContext(ctx, "$connect without an authenticated user: is the authorizer attached?")
+			return events.APIGatewayProxyResponse{StatusCode: http.StatusUnauthorized}, nil
+		}
+		if err := h.svc.Connect(ctx, user, rc.ConnectionID); err != nil {
+			log.ErrorContext(ctx, "connect", "err", err)
+			return events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError}, nil
+		}
+		return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
+	case RouteDisconnect:
+		if user != "" {
+			if err := h.svc.Disconnect(ctx, user, rc.ConnectionID); err != nil {
+				log.ErrorContext(ctx, "disconnect", "err", err)
+				return events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError}, nil
+			}
+		}
+		return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
+	}
+
+	body := []byte(req.Body)
+	if req.IsBase64Encoded {
+		return h.reply(ctx, log, chat.Request{}, nil, chat.Errorf(chat.CodeBadRequest, "binary frames are not accepted: send JSON text frames"))
+	}
+	r, err := chat.DecodeRequest(body)
+	if err != nil {
+		return h.reply(ctx, log, r, nil, err)
+	}
+	if rc.RouteKey == RouteDefault {
+		return h.reply(ctx, log, r, nil, chat.Errorf(chat.CodeUnknownAction, "no action %q", r.Action))
+	}
+	if user == "" {
+		return h.reply(ctx, log, r, nil, chat.Errorf(chat.CodeUnauthorized, "no authenticated user on this route"))
+	}
+	if err := h.svc.Allow(user); err != nil {
+		return h.reply(ctx, log, r, nil, err)
+	}
+	if err := h.svc.Touch(ctx, user); err != nil {
+		log.WarnContext(ctx, "touch presence", "err", err) // presence is best effort
+	}
+	c := chat.Caller{UserID: user, ConnectionID: rc.ConnectionID, RequestID: r.RequestID}
+	frame, err := h.dispatch(ctx, c, r)
+	return h.reply(ctx, log, r, frame, err)
+}
+
+// dispatch makes the one service call of an action and returns its reply frame (nil for
+// none).
+func (h *Handler) dispatch(ctx context.Context, c chat.Caller, r chat.Request) (any, error) {
+	switch r.Action {
+	case "send":
+		return h.svc.Send(ctx, c, chat.SendInput{ConversationID: r.ConversationID, To: r.To, ClientMsgID: r.ClientMsgID, Body: r.Body})
+	case "typing":
+		return nil, h.svc.Typing(ctx, c, r.ConversationID, r.State)
+	case "receipt":
+		return h.svc.Receipt(ctx, c, r.ConversationID, r.MessageID, r.Status)
+	case "history":
+		return h.svc.History(ctx, c, r.ConversationID, r.Before, r.Limit)
+	case "sync":
+		return h.sync(ctx, c)
+	case "conversations":
+		return h.svc.Conversations(ctx, c)
+	case "createConversation":
+		return h.svc.CreateConversation(ctx, c, r.Members, r.Name)
+	case "addMembers":
+		return h.svc.AddMembers(ctx, c, r.ConversationID, r.Members)
+	case "leave":
+		return h.svc.Leave(ctx, c, r.ConversationID)
+	case "presence":
+		return h.svc.Presence(ctx, c, r.UserIDs)
+	case "heartbeat":
+		return h.svc.Heartbeat(ctx, c), nil
+	}
+	return nil, chat.Errorf(chat.CodeUnknownAction, "no action %q", r.Action)
+}
+
+// sync pushes the missed messages to the caller's connection in order, then answers
+// with the synced frame, which API Gateway sends after them.
+func (h *Handler) sync(ctx context.Context, c chat.Caller) (any, error) {
+	msgs, more, err := h.svc.Sync(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	for i, m := range msgs {
+		frame, err := chat.Encode(chat.MessageFrame{Type: chat.TypeMessage, Message: m})
+		if err != nil {
+			return nil, err
+		}
+		if err := h.pusher.Push(ctx, c.ConnectionID, frame); err != nil {
+			if errors.Is(err, chat.ErrGone) {
+				return nil, nil // the caller left; nobody to answer
+			}
+			return nil, fmt.Errorf("sync: push message %d of %d: %w", i+1, len(msgs), err)
+		}
+	}
+	return h.svc.SyncedFrame(c, len(msgs), more), nil
+}
+
+// reply encodes the reply frame, or the error frame for err. This is the one place where
+// errors become protocol codes; internal errors are logged here and never shown.
+func (h *Handler) reply(ctx context.Context, log *slog.Logger, r chat.Request, frame any, err error) (events.APIGatewayProxyResponse, error) {
+	if err != nil {
+		code := chat.ErrorCode(err)
+		msg := "internal error; retrying is safe"
+		var ce *chat.Error
+		if errors.As(err, &ce) {
+			msg = ce.Message
+		} else {
+			log.ErrorContext(ctx, "request failed", "action", r.Action, "requestId", r.RequestID, "err", err)
+		}
+		frame = chat.ErrorFrame{Type: chat.TypeError, RequestID: r.RequestID, Action: r.Action, Code: code, Message: msg}
+	}
+	if frame == nil {
+		return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
+	}
+	b, err := chat.Encode(frame)
+	if err != nil {
+		log.ErrorContext(ctx, "encode reply", "err", err)
+		return events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError}, nil
+	}
+	return events.APIGatewayProxyResponse{StatusCode: http.StatusOK, Body: string(b)}, nil
+}

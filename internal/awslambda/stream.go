@@ -1,0 +1,120 @@
+package awslambda
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/schema"
+)
+
+// StreamHandler is the fan-out function: it consumes the stream of the Messages table
+// (or, with the Keyspaces store, the Outbox table) and the TTL deletions of presence
+// items from the Connections table's stream.
+type StreamHandler struct {
+	svc *chat.Service
+	log *slog.Logger
+}
+
+// NewStreamHandler returns the fan-out handler; a nil logger means slog.Default().
+func NewStreamHandler(svc *chat.Service, log *slog.Logger) *StreamHandler {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &StreamHandler{svc: svc, log: log}
+}
+
+// ServiceIdentity is the principal of DynamoDB's own (TTL) deletions on a stream record.
+const ServiceIdentity = "dynamodb.amazonaws.com"
+
+// Handle processes the records in order. When one fails, it and every record after it
+// are reported in BatchItemFailures, so the mapping retries from there (members already
+// served may get a message twice: delivery is at least once). Records it does not
+// handle (other event kinds, connection items) are skipped.
+func (h *StreamHandler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	var resp events.DynamoDBEventResponse
+	d := h.svc.NewDeliverer()
+	for i, rec := range ev.Records {
+		if err := h.record(ctx, d, rec); err != nil {
+			h.log.ErrorContext(ctx, "stream record failed; reporting it and the rest of the batch",
+				"eventId", rec.EventID, "sequenceNumber", rec.Change.SequenceNumber, "remaining", len(ev.Records)-i, "err", err)
+			for _, r := range ev.Records[i:] {
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: r.Change.SequenceNumber})
+			}
+			break
+		}
+	}
+	return resp, nil
+}
+
+func (h *StreamHandler) record(ctx context.Context, d *chat.Deliverer, rec events.DynamoDBEventRecord) error {
+	keys := rec.Change.Keys
+	switch {
+	case rec.EventName == string(events.DynamoDBOperationTypeInsert) && has(keys, schema.AttrConversationID):
+		m, err := MessageFromImage(rec.Change.NewImage)
+		if err != nil {
+			// A malformed item can never succeed: log it and move on rather than block the shard.
+			h.log.ErrorContext(ctx, "skipping malformed message record", "eventId", rec.EventID, "err", err)
+			return nil
+		}
+		return d.Deliver(ctx, m)
+	case rec.EventName == string(events.DynamoDBOperationTypeRemove) && isServiceDeletion(rec) &&
+		str(keys, schema.AttrSK) == schema.PresenceSK:
+		user := str(keys, schema.AttrPK)
+		old := rec.Change.OldImage
+		if user == "" || old[schema.AttrOffline].DataType() == events.DataTypeBoolean && old[schema.AttrOffline].Boolean() {
+			return nil // an offline item is never TTL-deleted; nothing to announce
+		}
+		lastSeen, _ := num(old, schema.AttrLastSeen)
+		return h.svc.PresenceLapsed(ctx, user, lastSeen)
+	}
+	return nil
+}
+
+func isServiceDeletion(rec events.DynamoDBEventRecord) bool {
+	return rec.UserIdentity != nil && rec.UserIdentity.Type == "Service" && rec.UserIdentity.PrincipalID == ServiceIdentity
+}
+
+func has(img map[string]events.DynamoDBAttributeValue, k string) bool {
+	_, ok := img[k]
+	return ok
+}
+
+func str(img map[string]events.DynamoDBAttributeValue, k string) string {
+	v, ok := img[k]
+	if !ok || v.DataType() != events.DataTypeString {
+		return ""
+	}
+	return v.String()
+}
+
+func num(img map[string]events.DynamoDBAttributeValue, k string) (int64, error) {
+	v, ok := img[k]
+	if !ok || v.DataType() != events.DataTypeNumber {
+		return 0, fmt.Errorf("%s is not a number", k)
+	}
+	return strconv.ParseInt(v.Number(), 10, 64)
+}
+
+// MessageFromImage reads a message from a stream image of the Messages or Outbox table.
+func MessageFromImage(img map[string]events.DynamoDBAttributeValue) (chat.Message, error) {
+	m := chat.Message{
+		ConversationID: str(img, schema.AttrConversationID),
+		MessageID:      str(img, schema.AttrMessageID),
+		SenderID:       str(img, "senderId"),
+		Body:           str(img, "body"),
+		ClientMsgID:    str(img, "clientMsgId"),
+	}
+	var err error
+	if m.CreatedAt, err = num(img, "createdAt"); err != nil {
+		return m, fmt.Errorf("message image %s/%s: %w", m.ConversationID, m.MessageID, err)
+	}
+	if m.ConversationID == "" || m.MessageID == "" || m.SenderID == "" {
+		return m, fmt.Errorf("message image lacks conversationId, messageId or senderId")
+	}
+	return m, nil
+}

@@ -1,0 +1,130 @@
+package chat
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Connect records a new connection of userID and, when the user was offline, tells their
+// direct-conversation peers that they are online.
+func (s *Service) Connect(ctx context.Context, userID, connectionID string) error {
+	now := s.opts.Now()
+	c := Connection{
+		UserID:       userID,
+		ConnectionID: connectionID,
+		ConnectedAt:  now.UnixMilli(),
+		ExpiresAt:    now.Add(s.opts.ConnectionTTL).Unix(),
+	}
+	if err := s.connections.PutConnection(ctx, c); err != nil {
+		return fmt.Errorf("put connection %s of %s: %w", connectionID, userID, err)
+	}
+	return s.Touch(ctx, userID)
+}
+
+// Touch records activity of userID (any frame counts) and announces them online when
+// they were not.
+func (s *Service) Touch(ctx context.Context, userID string) error {
+	now := s.now()
+	came, err := s.connections.TouchPresence(ctx, userID, now)
+	if err != nil {
+		return fmt.Errorf("touch presence of %s: %w", userID, err)
+	}
+	if came {
+		s.notifyPresence(ctx, Presence{UserID: userID, Online: true, LastSeen: now})
+	}
+	return nil
+}
+
+// Disconnect forgets a connection; when it was the user's last one, the user goes
+// offline and their direct-conversation peers are told.
+func (s *Service) Disconnect(ctx context.Context, userID, connectionID string) error {
+	if err := s.connections.DeleteConnection(ctx, userID, connectionID); err != nil {
+		return fmt.Errorf("delete connection %s of %s: %w", connectionID, userID, err)
+	}
+	now := s.now()
+	left, err := s.connections.Connections(ctx, userID, now)
+	if err != nil {
+		return fmt.Errorf("read connections of %s: %w", userID, err)
+	}
+	if len(left) > 0 {
+		return nil
+	}
+	was, err := s.connections.SetOffline(ctx, userID, now)
+	if err != nil {
+		return fmt.Errorf("set %s offline: %w", userID, err)
+	}
+	if was {
+		s.notifyPresence(ctx, Presence{UserID: userID, Online: false, LastSeen: now})
+	}
+	return nil
+}
+
+// Heartbeat answers a heartbeat; the presence refresh is done by Touch for every frame.
+func (s *Service) Heartbeat(_ context.Context, c Caller) HeartbeatFrame {
+	return HeartbeatFrame{Type: TypeHeartbeat, RequestID: c.RequestID, At: s.now()}
+}
+
+// Presence answers a presence query of 1 to MaxPresenceQuery user ids.
+func (s *Service) Presence(ctx context.Context, c Caller, userIDs []string) (PresenceFrame, error) {
+	if len(userIDs) == 0 {
+		return PresenceFrame{}, Errorf(CodeBadRequest, "userIds must list 1 to %d user ids", MaxPresenceQuery)
+	}
+	if len(userIDs) > MaxPresenceQuery {
+		return PresenceFrame{}, Errorf(CodeTooLarge, "userIds lists %d users, the limit is %d", len(userIDs), MaxPresenceQuery)
+	}
+	for _, u := range userIDs {
+		if !ValidUserID(u) {
+			return PresenceFrame{}, Errorf(CodeBadRequest, "%q is not a valid user id", u)
+		}
+	}
+	ps, err := s.connections.Presence(ctx, userIDs, s.now())
+	if err != nil {
+		return PresenceFrame{}, fmt.Errorf("read presence: %w", err)
+	}
+	return PresenceFrame{Type: TypePresence, RequestID: c.RequestID, Users: ps}, nil
+}
+
+// Typing tells the other members that the caller is typing. Nothing is stored.
+func (s *Service) Typing(ctx context.Context, c Caller, conversationID, state string) error {
+	if err := validConversationID(conversationID); err != nil {
+		return err
+	}
+	switch state {
+	case "":
+		state = "start"
+	case "start", "stop":
+	default:
+		return Errorf(CodeBadRequest, "state must be \"start\" or \"stop\"")
+	}
+	if _, err := s.requireMember(ctx, conversationID, c.UserID); err != nil {
+		return err
+	}
+	members, err := s.memberIDs(ctx, conversationID)
+	if err != nil {
+		return err
+	}
+	others := members[:0]
+	for _, m := range members {
+		if m != c.UserID {
+			others = append(others, m)
+		}
+	}
+	// Typing is ephemeral: one short try, no retries.
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	s.broadcast(ctx, others, c.ConnectionID, TypingFrame{Type: TypeTyping, ConversationID: conversationID, UserID: c.UserID, State: state})
+	return nil
+}
+
+func (s *Service) memberIDs(ctx context.Context, conversationID string) ([]string, error) {
+	ms, err := s.conversations.Members(ctx, conversationID)
+	if err != nil {
+		return nil, fmt.Errorf("read members of %s: %w", conversationID, err)
+	}
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.UserID
+	}
+	return ids, nil
+}

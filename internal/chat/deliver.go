@@ -1,0 +1,210 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// target is one connection to push to.
+type target struct {
+	userID       string
+	connectionID string
+}
+
+// connectionsOf returns the live connections of the users, read with bounded concurrency,
+// leaving out the connection exclude.
+func (s *Service) connectionsOf(ctx context.Context, users []string, exclude string) ([]target, error) {
+	now := s.now()
+	perUser := make([][]Connection, len(users))
+	err := parallel(ctx, len(users), s.opts.ReadConcurrency, func(ctx context.Context, i int) error {
+		conns, err := s.connections.Connections(ctx, users[i], now)
+		if err != nil {
+			return fmt.Errorf("read connections of %s: %w", users[i], err)
+		}
+		perUser[i] = conns
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var targets []target
+	for _, conns := range perUser {
+		for _, c := range conns {
+			if c.ConnectionID != exclude {
+				targets = append(targets, target{userID: c.UserID, connectionID: c.ConnectionID})
+			}
+		}
+	}
+	return targets, nil
+}
+
+// pushStats counts what one push round did.
+type pushStats struct {
+	delivered, gone, rejected, failed atomic.Int64
+}
+
+// pushAll posts frame to every target with bounded concurrency. A connection that is gone
+// is deleted; a transient failure is retried with jittered backoff up to
+// PushAttempts times when retry is set. It returns an error when some pushes still failed
+// transiently: the frame did not reach every connection.
+func (s *Service) pushAll(ctx context.Context, targets []target, frame []byte, retry bool) (*pushStats, error) {
+	var st pushStats
+	attempts := 1
+	if retry {
+		attempts = s.opts.PushAttempts
+	}
+	sem := make(chan struct{}, s.opts.PushConcurrency)
+	var wg sync.WaitGroup
+	for _, t := range targets {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(t target) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			s.pushOne(ctx, t, frame, attempts, &st)
+		}(t)
+	}
+	wg.Wait()
+	if n := st.failed.Load(); n > 0 {
+		return &st, fmt.Errorf("%d of %d pushes failed", n, len(targets))
+	}
+	return &st, nil
+}
+
+func (s *Service) pushOne(ctx context.Context, t target, frame []byte, attempts int, st *pushStats) {
+	backoff := s.opts.PushBackoff
+	for attempt := 1; ; attempt++ {
+		err := s.pusher.Push(ctx, t.connectionID, frame)
+		switch {
+		case err == nil:
+			st.delivered.Add(1)
+			return
+		case errors.Is(err, ErrGone):
+			st.gone.Add(1)
+			if err := s.connections.DeleteConnection(ctx, t.userID, t.connectionID); err != nil {
+				s.log.WarnContext(ctx, "delete gone connection", "userId", t.userID, "connectionId", t.connectionID, "err", err)
+			}
+			return
+		case errors.Is(err, ErrRejected):
+			st.rejected.Add(1)
+			s.log.WarnContext(ctx, "push rejected", "userId", t.userID, "connectionId", t.connectionID, "err", err)
+			return
+		}
+		if attempt >= attempts || ctx.Err() != nil {
+			st.failed.Add(1)
+			s.log.WarnContext(ctx, "push failed", "userId", t.userID, "connectionId", t.connectionID, "attempts", attempt, "err", err)
+			return
+		}
+		select {
+		case <-time.After(jitter(backoff)):
+		case <-ctx.Done():
+		}
+		backoff *= 2
+	}
+}
+
+// broadcast pushes frame to every live connection of users but exclude. Failures are
+// logged, not returned: live events are best effort, and what matters is stored.
+func (s *Service) broadcast(ctx context.Context, users []string, exclude string, frame any) {
+	data, err := Encode(frame)
+	if err != nil {
+		s.log.ErrorContext(ctx, "encode event", "err", err)
+		return
+	}
+	targets, err := s.connectionsOf(ctx, users, exclude)
+	if err != nil {
+		s.log.WarnContext(ctx, "broadcast: read connections", "err", err)
+		return
+	}
+	if _, err := s.pushAll(ctx, targets, data, false); err != nil {
+		s.log.WarnContext(ctx, "broadcast", "err", err)
+	}
+}
+
+// Deliverer fans stored messages out to members' connections. One Deliverer serves one
+// stream batch: it caches each conversation's members for the batch.
+type Deliverer struct {
+	s       *Service
+	members map[string][]string
+}
+
+// NewDeliverer returns a Deliverer with an empty member cache.
+func (s *Service) NewDeliverer() *Deliverer {
+	return &Deliverer{s: s, members: map[string][]string{}}
+}
+
+// Deliver pushes m to every open connection of every member, the sender's included. It
+// returns an error when some connection could not be reached after retries (the caller
+// reports the record as failed, and members already served may get it again) or when
+// the members or connections could not be read.
+func (d *Deliverer) Deliver(ctx context.Context, m Message) error {
+	members, ok := d.members[m.ConversationID]
+	if !ok {
+		ms, err := d.s.conversations.Members(ctx, m.ConversationID)
+		if err != nil {
+			return fmt.Errorf("read members of %s: %w", m.ConversationID, err)
+		}
+		members = make([]string, len(ms))
+		for i, mm := range ms {
+			members[i] = mm.UserID
+		}
+		d.members[m.ConversationID] = members
+	}
+	frame, err := Encode(MessageFrame{Type: TypeMessage, Message: m})
+	if err != nil {
+		return err
+	}
+	targets, err := d.s.connectionsOf(ctx, members, "")
+	if err != nil {
+		return err
+	}
+	st, err := d.s.pushAll(ctx, targets, frame, true)
+	d.s.log.DebugContext(ctx, "delivered", slog.String("conversationId", m.ConversationID), slog.String("messageId", m.MessageID),
+		slog.Int("members", len(members)), slog.Int64("pushed", st.delivered.Load()), slog.Int64("gone", st.gone.Load()))
+	if err != nil {
+		return fmt.Errorf("deliver %s/%s: %w", m.ConversationID, m.MessageID, err)
+	}
+	return nil
+}
+
+// PresenceLapsed handles the TTL deletion of a user's presence item: unless the user is
+// online again, it records the lapse and tells the user's direct-conversation peers that
+// the user went offline at lastSeen.
+func (s *Service) PresenceLapsed(ctx context.Context, userID string, lastSeen int64) error {
+	ps, err := s.connections.Presence(ctx, []string{userID}, s.now())
+	if err != nil {
+		return fmt.Errorf("read presence of %s: %w", userID, err)
+	}
+	if len(ps) == 1 && ps[0].Online {
+		return nil
+	}
+	if err := s.connections.RecordLapse(ctx, userID, lastSeen); err != nil {
+		return fmt.Errorf("record lapse of %s: %w", userID, err)
+	}
+	s.notifyPresence(ctx, Presence{UserID: userID, Online: false, LastSeen: lastSeen})
+	return nil
+}
+
+// notifyPresence tells every user who shares a direct conversation with p.UserID.
+func (s *Service) notifyPresence(ctx context.Context, p Presence) {
+	ms, err := s.conversations.UserConversations(ctx, p.UserID)
+	if err != nil {
+		s.log.WarnContext(ctx, "presence: read conversations", "userId", p.UserID, "err", err)
+		return
+	}
+	var peers []string
+	for _, m := range ms {
+		if m.Kind == KindDirect && m.Peer != "" && m.Peer != p.UserID {
+			peers = append(peers, m.Peer)
+		}
+	}
+	if len(peers) == 0 {
+		return
+	}
+	s.broadcast(ctx, peers, "", PresenceFrame{Type: TypePresence, Users: []Presence{p}})
+}

@@ -1,0 +1,290 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+)
+
+// SendInput is a send request.
+type SendInput struct {
+	ConversationID string
+	To             string
+	ClientMsgID    string
+	Body           *string
+}
+
+// Send stores a message and acknowledges it. It is idempotent on (sender, conversation,
+// clientMsgId): a resend gets the same messageId and stores nothing new. The ack is
+// returned only once the message is durably stored; delivery to members happens through
+// the store's stream (Deliver).
+func (s *Service) Send(ctx context.Context, c Caller, in SendInput) (AckFrame, error) {
+	if err := validID("clientMsgId", in.ClientMsgID); err != nil {
+		return AckFrame{}, err
+	}
+	if in.Body == nil {
+		return AckFrame{}, Errorf(CodeBadRequest, "body is required")
+	}
+	body := *in.Body
+	switch {
+	case len(body) == 0:
+		return AckFrame{}, Errorf(CodeBadRequest, "body must not be empty")
+	case len(body) > MaxBodyBytes:
+		return AckFrame{}, Errorf(CodeTooLarge, "body is %d bytes, the limit is %d", len(body), MaxBodyBytes)
+	case !utf8.ValidString(body):
+		return AckFrame{}, Errorf(CodeBadRequest, "body is not valid UTF-8")
+	}
+	convID, err := s.sendTarget(ctx, c, in)
+	if err != nil {
+		return AckFrame{}, err
+	}
+
+	now := s.opts.Now()
+	r, err := s.messages.Reserve(ctx, Reservation{
+		ConversationID: convID,
+		SenderID:       c.UserID,
+		ClientMsgID:    in.ClientMsgID,
+		MessageID:      s.ids.New(now),
+		CreatedAt:      now.UnixMilli(),
+	})
+	if err != nil {
+		return AckFrame{}, fmt.Errorf("reserve %s/%s: %w", convID, in.ClientMsgID, err)
+	}
+	m := Message{
+		ConversationID: convID,
+		MessageID:      r.MessageID,
+		SenderID:       c.UserID,
+		Body:           body,
+		CreatedAt:      r.CreatedAt,
+		ClientMsgID:    in.ClientMsgID,
+	}
+	if err := s.messages.PutMessage(ctx, m); err != nil {
+		return AckFrame{}, fmt.Errorf("put message %s/%s: %w", convID, m.MessageID, err)
+	}
+	if err := s.conversations.SetLastMessage(ctx, m); err != nil {
+		return AckFrame{}, fmt.Errorf("set last message of %s: %w", convID, err)
+	}
+	return AckFrame{
+		Type:           TypeAck,
+		RequestID:      c.RequestID,
+		ClientMsgID:    in.ClientMsgID,
+		ConversationID: convID,
+		MessageID:      m.MessageID,
+		CreatedAt:      m.CreatedAt,
+	}, nil
+}
+
+// sendTarget resolves the conversation of a send and checks that the caller may post in
+// it, creating the direct conversation on first use of "to".
+func (s *Service) sendTarget(ctx context.Context, c Caller, in SendInput) (string, error) {
+	switch {
+	case in.ConversationID != "" && in.To != "":
+		return "", Errorf(CodeBadRequest, "give conversationId or to, not both")
+	case in.To != "":
+		if !ValidUserID(in.To) {
+			return "", Errorf(CodeBadRequest, "to: %q is not a valid user id", in.To)
+		}
+		if in.To == c.UserID {
+			return "", Errorf(CodeBadRequest, "to: you cannot start a direct conversation with yourself")
+		}
+		conv, err := s.ensureDirect(ctx, c.UserID, in.To)
+		if err != nil {
+			return "", err
+		}
+		return conv.ConversationID, nil
+	default:
+		if err := validConversationID(in.ConversationID); err != nil {
+			return "", Errorf(CodeBadRequest, "conversationId or to is required")
+		}
+		if _, err := s.requireMember(ctx, in.ConversationID, c.UserID); err != nil {
+			return "", err
+		}
+		return in.ConversationID, nil
+	}
+}
+
+// Receipt moves the caller's delivered (and, for read, read) cursor forward to messageID
+// and, when it moved in a conversation of at most MaxReceiptFanout members, tells every
+// member's other connections.
+func (s *Service) Receipt(ctx context.Context, c Caller, conversationID, messageID, status string) (ReceiptFrame, error) {
+	if err := validConversationID(conversationID); err != nil {
+		return ReceiptFrame{}, err
+	}
+	if messageID == "" {
+		return ReceiptFrame{}, Errorf(CodeBadRequest, "messageId is required")
+	}
+	if !ValidULID(messageID) {
+		return ReceiptFrame{}, Errorf(CodeBadRequest, "messageId %q is not a message id", messageID)
+	}
+	if status != StatusDelivered && status != StatusRead {
+		return ReceiptFrame{}, Errorf(CodeBadRequest, "status must be \"delivered\" or \"read\"")
+	}
+	if _, err := s.requireMember(ctx, conversationID, c.UserID); err != nil {
+		return ReceiptFrame{}, err
+	}
+	if _, err := s.messages.GetMessage(ctx, conversationID, messageID); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return ReceiptFrame{}, Errorf(CodeNotFound, "no message %q in %q", messageID, conversationID)
+		}
+		return ReceiptFrame{}, fmt.Errorf("read message %s/%s: %w", conversationID, messageID, err)
+	}
+	moved, err := s.messages.AdvanceCursor(ctx, conversationID, c.UserID, StatusDelivered, messageID)
+	if err != nil {
+		return ReceiptFrame{}, fmt.Errorf("advance delivered cursor of %s in %s: %w", c.UserID, conversationID, err)
+	}
+	if status == StatusRead {
+		if moved, err = s.messages.AdvanceCursor(ctx, conversationID, c.UserID, StatusRead, messageID); err != nil {
+			return ReceiptFrame{}, fmt.Errorf("advance read cursor of %s in %s: %w", c.UserID, conversationID, err)
+		}
+	}
+	ev := ReceiptFrame{Type: TypeReceipt, ConversationID: conversationID, UserID: c.UserID, Status: status, UpTo: messageID, At: s.now()}
+	if moved {
+		conv, err := s.conversations.GetConversation(ctx, conversationID)
+		if err == nil && conv.MemberCount <= MaxReceiptFanout {
+			if members, err := s.memberIDs(ctx, conversationID); err == nil {
+				s.broadcast(ctx, members, c.ConnectionID, ev)
+			}
+		}
+	}
+	ev.RequestID = c.RequestID
+	return ev, nil
+}
+
+// History returns a page of the conversation, newest first, with the status of the
+// caller's own messages computed from the other members' cursors.
+func (s *Service) History(ctx context.Context, c Caller, conversationID, before string, limit *int) (HistoryFrame, error) {
+	if err := validConversationID(conversationID); err != nil {
+		return HistoryFrame{}, err
+	}
+	if before != "" && !ValidULID(before) {
+		return HistoryFrame{}, Errorf(CodeBadRequest, "before %q is not a message id", before)
+	}
+	n := DefaultHistoryLimit
+	if limit != nil {
+		n = *limit
+		if n < 1 || n > MaxHistoryLimit {
+			return HistoryFrame{}, Errorf(CodeBadRequest, "limit must be 1 to %d", MaxHistoryLimit)
+		}
+	}
+	m, err := s.requireMember(ctx, conversationID, c.UserID)
+	if err != nil {
+		return HistoryFrame{}, err
+	}
+	msgs, more, err := s.messages.Before(ctx, conversationID, before, n)
+	if err != nil {
+		return HistoryFrame{}, fmt.Errorf("read history of %s: %w", conversationID, err)
+	}
+	out := HistoryFrame{Type: TypeHistory, RequestID: c.RequestID, ConversationID: conversationID, Messages: make([]HistoryMessage, len(msgs))}
+	own := false
+	for i, msg := range msgs {
+		out.Messages[i] = HistoryMessage{Message: msg}
+		own = own || msg.SenderID == c.UserID
+	}
+	if more && len(msgs) > 0 {
+		out.Next = msgs[len(msgs)-1].MessageID
+	}
+	if own {
+		if err := s.addStatus(ctx, c.UserID, m.Kind, conversationID, out.Messages); err != nil {
+			return HistoryFrame{}, err
+		}
+	}
+	return out, nil
+}
+
+// addStatus sets the status fields of the caller's messages from the other members'
+// cursors: a message is delivered to (read by) a member whose cursor is at or past it.
+func (s *Service) addStatus(ctx context.Context, caller, kind, conversationID string, msgs []HistoryMessage) error {
+	members, err := s.memberIDs(ctx, conversationID)
+	if err != nil {
+		return err
+	}
+	others := make([]string, 0, len(members))
+	for _, u := range members {
+		if u != caller {
+			others = append(others, u)
+		}
+	}
+	cursors, err := s.messages.Cursors(ctx, conversationID, others)
+	if err != nil {
+		return fmt.Errorf("read cursors of %s: %w", conversationID, err)
+	}
+	for i := range msgs {
+		m := &msgs[i]
+		if m.SenderID != caller {
+			continue
+		}
+		delivered, read := 0, 0
+		for _, cur := range cursors {
+			if cur.ReadUpTo >= m.MessageID {
+				read++
+			}
+			if cur.DeliveredUpTo >= m.MessageID || cur.ReadUpTo >= m.MessageID {
+				delivered++
+			}
+		}
+		if kind == KindDirect {
+			switch {
+			case read > 0:
+				m.Status = StatusRead
+			case delivered > 0:
+				m.Status = StatusDelivered
+			default:
+				m.Status = StatusSent
+			}
+			continue
+		}
+		m.DeliveredTo, m.ReadBy = &delivered, &read
+	}
+	return nil
+}
+
+// Sync collects, oldest first within each conversation, the messages after the caller's
+// delivered cursor in each of their conversations, at most MaxSyncMessages in all. more
+// tells whether messages were left out.
+func (s *Service) Sync(ctx context.Context, c Caller) (msgs []Message, more bool, err error) {
+	ms, err := s.conversations.UserConversations(ctx, c.UserID)
+	if err != nil {
+		return nil, false, fmt.Errorf("read conversations of %s: %w", c.UserID, err)
+	}
+	cursors := make([]Cursor, len(ms))
+	err = parallel(ctx, len(ms), s.opts.ReadConcurrency, func(ctx context.Context, i int) error {
+		cs, err := s.messages.Cursors(ctx, ms[i].ConversationID, []string{c.UserID})
+		if err != nil {
+			return fmt.Errorf("read cursor of %s in %s: %w", c.UserID, ms[i].ConversationID, err)
+		}
+		if len(cs) == 1 {
+			cursors[i] = cs[0]
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	for i, m := range ms {
+		budget := MaxSyncMessages - len(msgs)
+		if budget == 0 {
+			// At the cap: more is true when any conversation left has a message to give.
+			for j := i; j < len(ms) && !more; j++ {
+				peek, _, err := s.messages.After(ctx, ms[j].ConversationID, cursors[j].DeliveredUpTo, 1)
+				if err != nil {
+					return nil, false, fmt.Errorf("read messages of %s: %w", ms[j].ConversationID, err)
+				}
+				more = len(peek) > 0
+			}
+			return msgs, more, nil
+		}
+		page, pageMore, err := s.messages.After(ctx, m.ConversationID, cursors[i].DeliveredUpTo, budget)
+		if err != nil {
+			return nil, false, fmt.Errorf("read messages of %s after %q: %w", m.ConversationID, cursors[i].DeliveredUpTo, err)
+		}
+		msgs = append(msgs, page...)
+		more = more || pageMore
+	}
+	return msgs, more, nil
+}
+
+// SyncedFrame builds the frame that ends a sync.
+func (s *Service) SyncedFrame(c Caller, count int, more bool) SyncedFrame {
+	return SyncedFrame{Type: TypeSynced, RequestID: c.RequestID, Count: count, More: more}
+}

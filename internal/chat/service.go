@@ -1,0 +1,211 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Service implements every action of the protocol and the fan-out of stored messages. It
+// holds no per-connection state: each call is one Lambda invocation's worth of work.
+type Service struct {
+	messages      MessageStore
+	conversations ConversationStore
+	connections   ConnectionStore
+	pusher        Pusher
+	opts          Options
+	ids           *IDs
+	log           *slog.Logger
+
+	limitMu  sync.Mutex
+	limiters map[string]*rate.Limiter
+}
+
+// Options tunes a Service. Every zero value means the default given.
+type Options struct {
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Logger receives structured logs. Default slog.Default().
+	Logger *slog.Logger
+	// PushConcurrency bounds parallel pushes of one fan-out. Default 64.
+	PushConcurrency int
+	// ReadConcurrency bounds parallel store reads of one call (connections of many
+	// members, cursors of many conversations). Default 16.
+	ReadConcurrency int
+	// PushAttempts is how often a push that failed transiently is tried in all. Default 4.
+	PushAttempts int
+	// PushBackoff is the base of the jittered exponential backoff between attempts.
+	// Default 25ms.
+	PushBackoff time.Duration
+	// ConnectionTTL is how long a connection item lives without a $disconnect: API
+	// Gateway's 2 h lifetime plus slack. Default 2h10m.
+	ConnectionTTL time.Duration
+	// RateLimit is the sustained frames per second one user may send to this instance;
+	// RateBurst the burst. Defaults 20 and 40. A negative RateLimit disables limiting.
+	RateLimit float64
+	RateBurst int
+}
+
+func (o *Options) setDefaults() {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.PushConcurrency <= 0 {
+		o.PushConcurrency = 64
+	}
+	if o.ReadConcurrency <= 0 {
+		o.ReadConcurrency = 16
+	}
+	if o.PushAttempts <= 0 {
+		o.PushAttempts = 4
+	}
+	if o.PushBackoff <= 0 {
+		o.PushBackoff = 25 * time.Millisecond
+	}
+	if o.ConnectionTTL <= 0 {
+		o.ConnectionTTL = 2*time.Hour + 10*time.Minute
+	}
+	if o.RateLimit == 0 {
+		o.RateLimit = 20
+	}
+	if o.RateBurst <= 0 {
+		o.RateBurst = 40
+	}
+}
+
+// NewService returns a Service over the given stores and pusher.
+func NewService(messages MessageStore, conversations ConversationStore, connections ConnectionStore, pusher Pusher, opts Options) *Service {
+	opts.setDefaults()
+	return &Service{
+		messages:      messages,
+		conversations: conversations,
+		connections:   connections,
+		pusher:        pusher,
+		opts:          opts,
+		ids:           NewIDs(),
+		log:           opts.Logger,
+		limiters:      map[string]*rate.Limiter{},
+	}
+}
+
+// Caller identifies who made a request, over which connection.
+type Caller struct {
+	UserID       string
+	ConnectionID string
+	RequestID    string
+}
+
+func (s *Service) now() int64 { return s.opts.Now().UnixMilli() }
+
+// Allow applies the per-user rate limit, returning a rate_limited error when the user is
+// over it. The limit is kept per service instance (per Lambda instance when deployed).
+func (s *Service) Allow(userID string) error {
+	if s.opts.RateLimit < 0 {
+		return nil
+	}
+	s.limitMu.Lock()
+	l, ok := s.limiters[userID]
+	if !ok {
+		if len(s.limiters) > 100_000 { // bound memory: forget everyone, start afresh
+			s.limiters = map[string]*rate.Limiter{}
+		}
+		l = rate.NewLimiter(rate.Limit(s.opts.RateLimit), s.opts.RateBurst)
+		s.limiters[userID] = l
+	}
+	s.limitMu.Unlock()
+	if !l.AllowN(s.opts.Now(), 1) {
+		return Errorf(CodeRateLimited, "too many requests: at most %g per second (burst %d); retry later", s.opts.RateLimit, s.opts.RateBurst)
+	}
+	return nil
+}
+
+// requireMember returns the caller's membership, forbidden when the conversation exists
+// without them, not_found when it does not exist.
+func (s *Service) requireMember(ctx context.Context, conversationID, userID string) (Membership, error) {
+	m, err := s.conversations.Member(ctx, conversationID, userID)
+	if err == nil {
+		return m, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return Membership{}, fmt.Errorf("read membership %s/%s: %w", conversationID, userID, err)
+	}
+	if _, err := s.conversations.GetConversation(ctx, conversationID); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return Membership{}, Errorf(CodeNotFound, "no conversation %q", conversationID)
+		}
+		return Membership{}, fmt.Errorf("read conversation %s: %w", conversationID, err)
+	}
+	return Membership{}, Errorf(CodeForbidden, "you are not a member of %q", conversationID)
+}
+
+func validConversationID(id string) error {
+	if id == "" {
+		return Errorf(CodeBadRequest, "conversationId is required")
+	}
+	if len(id) > 200 {
+		return Errorf(CodeBadRequest, "conversationId is malformed")
+	}
+	return nil
+}
+
+func validID(field, v string) error {
+	if v == "" {
+		return Errorf(CodeBadRequest, "%s is required", field)
+	}
+	if n := len([]rune(v)); n > MaxIDLength {
+		return Errorf(CodeBadRequest, "%s is %d characters, the limit is %d", field, n, MaxIDLength)
+	}
+	return nil
+}
+
+// parallel runs f(i) for i in [0,n) with at most limit running at once and returns the
+// first error.
+func parallel(ctx context.Context, n, limit int, f func(ctx context.Context, i int) error) error {
+	if n == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, limit)
+	var (
+		wg       sync.WaitGroup
+		once     sync.Once
+		firstErr error
+	)
+	for i := 0; i < n; i++ {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := f(ctx, i); err != nil {
+				once.Do(func() { firstErr = err; cancel() })
+			}
+		}(i)
+	}
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return firstErr
+}
+
+// jitter returns a random duration in [d/2, d*3/2).
+func jitter(d time.Duration) time.Duration {
+	return d/2 + time.Duration(rand.Int64N(int64(d)))
+}

@@ -1,0 +1,222 @@
+package chat
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+)
+
+// Request is a decoded client frame (PROTOCOL.md §4). Fields a given action does not use
+// are ignored. Pointer fields tell "absent" from "empty".
+type Request struct {
+	Action         string   `json:"action"`
+	RequestID      string   `json:"requestId,omitempty"`
+	ConversationID string   `json:"conversationId,omitempty"`
+	To             string   `json:"to,omitempty"`
+	ClientMsgID    string   `json:"clientMsgId,omitempty"`
+	Body           *string  `json:"body,omitempty"`
+	State          string   `json:"state,omitempty"`
+	MessageID      string   `json:"messageId,omitempty"`
+	Status         string   `json:"status,omitempty"`
+	Before         string   `json:"before,omitempty"`
+	Limit          *int     `json:"limit,omitempty"`
+	Members        []string `json:"members,omitempty"`
+	Name           *string  `json:"name,omitempty"`
+	UserIDs        []string `json:"userIds,omitempty"`
+}
+
+// DecodeRequest parses one client frame. It always returns the action and requestId it
+// could read, even with an error, so that the error frame can echo them.
+func DecodeRequest(frame []byte) (Request, error) {
+	var req Request
+	if len(frame) > MaxFrameBytes {
+		return req, Errorf(CodeTooLarge, "frame is %d bytes, the limit is %d", len(frame), MaxFrameBytes)
+	}
+	if !utf8.Valid(frame) {
+		return req, Errorf(CodeBadRequest, "frame is not UTF-8 text")
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(frame, &fields); err != nil || fields == nil {
+		return req, Errorf(CodeBadRequest, "frame is not a JSON object")
+	}
+	// Read action and requestId on their own first, so that they can be echoed even when
+	// another field is malformed.
+	_ = json.Unmarshal(fields["action"], &req.Action)
+	if raw, ok := fields["requestId"]; ok {
+		if err := json.Unmarshal(raw, &req.RequestID); err != nil {
+			req.RequestID = ""
+			return req, Errorf(CodeBadRequest, "requestId must be a string")
+		}
+		if n := utf8.RuneCountInString(req.RequestID); n < 1 || n > MaxIDLength {
+			req.RequestID = ""
+			return req, Errorf(CodeBadRequest, "requestId must be 1 to %d characters", MaxIDLength)
+		}
+	}
+	if raw, ok := fields["action"]; !ok || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return req, Errorf(CodeBadRequest, "action is missing")
+	}
+	action, requestID := req.Action, req.RequestID
+	if err := json.Unmarshal(frame, &req); err != nil {
+		req.Action, req.RequestID = action, requestID
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			return req, Errorf(CodeBadRequest, "%s has the wrong type: want %s", typeErr.Field, typeErr.Type)
+		}
+		return req, Errorf(CodeBadRequest, "malformed frame: %v", err)
+	}
+	if req.Action == "" {
+		return req, Errorf(CodeBadRequest, "action must be a non-empty string")
+	}
+	return req, nil
+}
+
+// Server frame types.
+const (
+	TypeAck           = "ack"
+	TypeMessage       = "message"
+	TypeTyping        = "typing"
+	TypeReceipt       = "receipt"
+	TypeHistory       = "history"
+	TypeSynced        = "synced"
+	TypeConversation  = "conversation"
+	TypeConversations = "conversations"
+	TypePresence      = "presence"
+	TypeHeartbeat     = "heartbeat"
+	TypeError         = "error"
+)
+
+// AckFrame answers a send once the message is stored.
+type AckFrame struct {
+	Type           string `json:"type"`
+	RequestID      string `json:"requestId,omitempty"`
+	ClientMsgID    string `json:"clientMsgId"`
+	ConversationID string `json:"conversationId"`
+	MessageID      string `json:"messageId"`
+	CreatedAt      int64  `json:"createdAt"`
+}
+
+// MessageFrame carries one message to a member's connection.
+type MessageFrame struct {
+	Type    string  `json:"type"`
+	Message Message `json:"message"`
+}
+
+// TypingFrame tells the other members that a member is typing.
+type TypingFrame struct {
+	Type           string `json:"type"`
+	ConversationID string `json:"conversationId"`
+	UserID         string `json:"userId"`
+	State          string `json:"state"`
+}
+
+// ReceiptFrame answers a receipt and, without RequestID, announces a moved cursor.
+type ReceiptFrame struct {
+	Type           string `json:"type"`
+	RequestID      string `json:"requestId,omitempty"`
+	ConversationID string `json:"conversationId"`
+	UserID         string `json:"userId"`
+	Status         string `json:"status"`
+	UpTo           string `json:"upTo"`
+	At             int64  `json:"at"`
+}
+
+// HistoryMessage is a message in a history page, with its status when the caller sent it.
+type HistoryMessage struct {
+	Message
+	// Status is set on the caller's messages in a direct conversation.
+	Status string `json:"status,omitempty"`
+	// DeliveredTo and ReadBy are set on the caller's messages in a group: how many other
+	// members have it delivered, and read.
+	DeliveredTo *int `json:"deliveredTo,omitempty"`
+	ReadBy      *int `json:"readBy,omitempty"`
+}
+
+// HistoryFrame is one page of history, newest first.
+type HistoryFrame struct {
+	Type           string           `json:"type"`
+	RequestID      string           `json:"requestId,omitempty"`
+	ConversationID string           `json:"conversationId"`
+	Messages       []HistoryMessage `json:"messages"`
+	Next           string           `json:"next,omitempty"`
+}
+
+// SyncedFrame ends a sync.
+type SyncedFrame struct {
+	Type      string `json:"type"`
+	RequestID string `json:"requestId,omitempty"`
+	Count     int    `json:"count"`
+	More      bool   `json:"more"`
+}
+
+// ConversationView is a conversation as the conversation event shows it.
+type ConversationView struct {
+	ConversationID string   `json:"conversationId"`
+	Kind           string   `json:"kind"`
+	Name           string   `json:"name"`
+	Members        []string `json:"members"`
+	CreatedBy      string   `json:"createdBy"`
+	CreatedAt      int64    `json:"createdAt"`
+}
+
+// ConversationFrame announces a conversation as it now stands.
+type ConversationFrame struct {
+	Type         string           `json:"type"`
+	RequestID    string           `json:"requestId,omitempty"`
+	Conversation ConversationView `json:"conversation"`
+}
+
+// ConversationSummary is one entry of the conversations list.
+type ConversationSummary struct {
+	ConversationID string `json:"conversationId"`
+	Kind           string `json:"kind"`
+	Name           string `json:"name"`
+	// Peer is the other member of a direct conversation (an addition to PROTOCOL.md).
+	Peer        string   `json:"peer,omitempty"`
+	MemberCount int      `json:"memberCount"`
+	LastMessage *Message `json:"lastMessage"`
+	Unread      int      `json:"unread"`
+
+	lastActivity int64 // for ordering the list, not sent
+}
+
+// ConversationsFrame lists the caller's conversations, most recent activity first.
+type ConversationsFrame struct {
+	Type          string                `json:"type"`
+	RequestID     string                `json:"requestId,omitempty"`
+	Conversations []ConversationSummary `json:"conversations"`
+}
+
+// PresenceFrame answers a presence query and, without RequestID, announces a change.
+type PresenceFrame struct {
+	Type      string     `json:"type"`
+	RequestID string     `json:"requestId,omitempty"`
+	Users     []Presence `json:"users"`
+}
+
+// HeartbeatFrame answers a heartbeat.
+type HeartbeatFrame struct {
+	Type      string `json:"type"`
+	RequestID string `json:"requestId,omitempty"`
+	At        int64  `json:"at"`
+}
+
+// ErrorFrame reports a failed request. The connection stays open.
+type ErrorFrame struct {
+	Type      string `json:"type"`
+	RequestID string `json:"requestId,omitempty"`
+	Action    string `json:"action,omitempty"`
+	Code      Code   `json:"code"`
+	Message   string `json:"message"`
+}
+
+// Encode marshals a frame. Frames are plain structs, so this cannot fail in practice; a
+// failure is reported rather than hidden.
+func Encode(frame any) ([]byte, error) {
+	b, err := json.Marshal(frame)
+	if err != nil {
+		return nil, fmt.Errorf("chat: encode %T: %w", frame, err)
+	}
+	return b, nil
+}
