@@ -1,0 +1,145 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Send sends body to a conversation and returns the ack, which means the message is
+// durably stored. Resending with the same clientMsgID returns the same messageId.
+func (c *Conn) Send(ctx context.Context, conversationID, clientMsgID, body string) (*Ack, error) {
+	if conversationID == "" {
+		return nil, errors.New("parley: send: empty conversation id")
+	}
+	return c.send(ctx, map[string]any{"conversationId": conversationID, "clientMsgId": clientMsgID, "body": body})
+}
+
+// SendDirect sends body to the direct conversation with user to, creating it on first use.
+func (c *Conn) SendDirect(ctx context.Context, to, clientMsgID, body string) (*Ack, error) {
+	if to == "" {
+		return nil, errors.New("parley: send: empty recipient")
+	}
+	return c.send(ctx, map[string]any{"to": to, "clientMsgId": clientMsgID, "body": body})
+}
+
+func (c *Conn) send(ctx context.Context, fields map[string]any) (*Ack, error) {
+	f, err := c.request(ctx, "send", TypeAck, fields)
+	if err != nil {
+		return nil, err
+	}
+	return &Ack{ClientMsgID: f.ClientMsgID, ConversationID: f.ConversationID, MessageID: f.MessageID, CreatedAt: f.CreatedAt}, nil
+}
+
+// Typing tells the other members that the caller started (TypingStart) or stopped
+// (TypingStop) typing. Nothing is acknowledged; an error (such as forbidden) arrives as an
+// Event of type TypeError.
+func (c *Conn) Typing(conversationID, state string) error {
+	if state != TypingStart && state != TypingStop {
+		return fmt.Errorf("parley: typing: state %q must be %q or %q", state, TypingStart, TypingStop)
+	}
+	return c.write("typing", map[string]any{"conversationId": conversationID, "state": state})
+}
+
+// Receipt moves the caller's delivered (StatusDelivered) or read (StatusRead) cursor of a
+// conversation forward to messageID and returns the cursor as the server recorded it.
+func (c *Conn) Receipt(ctx context.Context, conversationID, messageID, status string) (*Receipt, error) {
+	if status != StatusDelivered && status != StatusRead {
+		return nil, fmt.Errorf("parley: receipt: status %q must be %q or %q", status, StatusDelivered, StatusRead)
+	}
+	f, err := c.request(ctx, "receipt", TypeReceipt, map[string]any{
+		"conversationId": conversationID, "messageId": messageID, "status": status,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return f.receipt(), nil
+}
+
+// History returns a page of a conversation's messages older than before ("" for the
+// newest), newest first; limit 0 means the server default (50).
+func (c *Conn) History(ctx context.Context, conversationID, before string, limit int) (*HistoryPage, error) {
+	fields := map[string]any{"conversationId": conversationID}
+	if before != "" {
+		fields["before"] = before
+	}
+	if limit != 0 {
+		fields["limit"] = limit
+	}
+	f, err := c.request(ctx, "history", TypeHistory, fields)
+	if err != nil {
+		return nil, err
+	}
+	return &HistoryPage{ConversationID: f.ConversationID, Messages: f.Messages, Next: f.Next}, nil
+}
+
+// Sync asks for the messages after the caller's delivered cursors. They arrive on Events as
+// message events before Sync returns; SyncAll is the usual way to call it.
+func (c *Conn) Sync(ctx context.Context) (*SyncResult, error) {
+	f, err := c.request(ctx, "sync", TypeSynced, map[string]any{})
+	if err != nil {
+		return nil, err
+	}
+	return &SyncResult{Count: f.Count, More: f.More}, nil
+}
+
+// Conversations lists the caller's conversations, most recent activity first.
+func (c *Conn) Conversations(ctx context.Context) ([]ConversationSummary, error) {
+	f, err := c.request(ctx, "conversations", TypeConversations, map[string]any{})
+	if err != nil {
+		return nil, err
+	}
+	return f.Conversations, nil
+}
+
+// CreateConversation creates a conversation of the caller and members. One member and no
+// name is the direct conversation with that member (the same one every time); otherwise a
+// group.
+func (c *Conn) CreateConversation(ctx context.Context, name string, members ...string) (*Conversation, error) {
+	fields := map[string]any{"members": members}
+	if name != "" {
+		fields["name"] = name
+	}
+	return c.conversation(ctx, "createConversation", fields)
+}
+
+// AddMembers adds members to a group and returns the group as it now stands.
+func (c *Conn) AddMembers(ctx context.Context, conversationID string, members ...string) (*Conversation, error) {
+	return c.conversation(ctx, "addMembers", map[string]any{"conversationId": conversationID, "members": members})
+}
+
+// Leave removes the caller from a group and returns the group as it now stands.
+func (c *Conn) Leave(ctx context.Context, conversationID string) (*Conversation, error) {
+	return c.conversation(ctx, "leave", map[string]any{"conversationId": conversationID})
+}
+
+func (c *Conn) conversation(ctx context.Context, action string, fields map[string]any) (*Conversation, error) {
+	f, err := c.request(ctx, action, TypeConversation, fields)
+	if err != nil {
+		return nil, err
+	}
+	if f.Conversation == nil {
+		return nil, fmt.Errorf("parley: %s: reply without conversation", action)
+	}
+	return f.Conversation, nil
+}
+
+// Presence returns the presence of 1 to 100 users.
+func (c *Conn) Presence(ctx context.Context, userIDs ...string) ([]Presence, error) {
+	f, err := c.request(ctx, "presence", TypePresence, map[string]any{"userIds": userIDs})
+	if err != nil {
+		return nil, err
+	}
+	return f.Users, nil
+}
+
+// Heartbeat keeps presence fresh and the connection under the idle limit, returning the
+// server's time. Dial starts a loop that calls it (Options.HeartbeatInterval).
+func (c *Conn) Heartbeat(ctx context.Context) (time.Time, error) {
+	f, err := c.request(ctx, "heartbeat", TypeHeartbeat, map[string]any{})
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.UnixMilli(f.At), nil
+}

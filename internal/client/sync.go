@@ -1,0 +1,108 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+)
+
+// MaxSyncRounds bounds SyncAll: 1000 messages a round, so up to 100,000 messages.
+const MaxSyncRounds = 100
+
+// syncTracker records, per conversation, the newest message id read during a sync round.
+type syncTracker struct {
+	newest map[string]string
+}
+
+// track notes a message read while SyncAll collects (called by the reader).
+func (c *Conn) track(m *Message) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tracker == nil {
+		return
+	}
+	if m.MessageID > c.tracker.newest[m.ConversationID] {
+		c.tracker.newest[m.ConversationID] = m.MessageID
+	}
+}
+
+// SyncAll replays what the caller missed: it calls Sync, sends a delivered receipt for the
+// newest message of each conversation that arrived during the call, and repeats while the
+// server says there is more (at most MaxSyncRounds times). It returns how many messages the
+// server sent. The messages arrive on Events as usual, so the caller must drain Events
+// concurrently. Only one SyncAll may run on a connection at a time.
+//
+// A message pushed live during a round counts as delivered like the replayed ones: it too
+// is on Events.
+func (c *Conn) SyncAll(ctx context.Context) (int, error) {
+	total := 0
+	for round := 0; round < MaxSyncRounds; round++ {
+		c.mu.Lock()
+		if c.tracker != nil {
+			c.mu.Unlock()
+			return total, errors.New("parley: sync: another SyncAll is running")
+		}
+		c.tracker = &syncTracker{newest: map[string]string{}}
+		c.mu.Unlock()
+
+		res, err := c.Sync(ctx)
+
+		c.mu.Lock()
+		newest := c.tracker.newest
+		c.tracker = nil
+		c.mu.Unlock()
+		if err != nil {
+			return total, fmt.Errorf("parley: sync round %d: %w", round+1, err)
+		}
+		total += res.Count
+		for conv, id := range newest {
+			if _, err := c.Receipt(ctx, conv, id, StatusDelivered); err != nil {
+				// A conversation left meanwhile answers forbidden; the others must succeed,
+				// or the next round would replay the same messages.
+				if ErrorCode(err) == CodeForbidden {
+					continue
+				}
+				return total, fmt.Errorf("parley: sync: receipt for %s: %w", conv, err)
+			}
+		}
+		if !res.More {
+			return total, nil
+		}
+	}
+	return total, fmt.Errorf("parley: sync: still more after %d rounds", MaxSyncRounds)
+}
+
+// TokenFunc returns a token for a (re)connection, so that an expired token can be renewed.
+type TokenFunc func(ctx context.Context) (string, error)
+
+// Reconnect dials until a connection opens, waiting with jittered exponential backoff
+// (0.5 s growing to 15 s) between attempts, for at most maxElapsed (0 means 2 minutes) or
+// until ctx ends. A handshake refused with 401 or 403 is not retried. After it returns,
+// drain Events and call SyncAll, as PROTOCOL.md asks after every reconnect.
+func Reconnect(ctx context.Context, rawURL string, token TokenFunc, opts *Options, maxElapsed time.Duration) (*Conn, error) {
+	if maxElapsed <= 0 {
+		maxElapsed = 2 * time.Minute
+	}
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 500 * time.Millisecond
+	b.MaxInterval = 15 * time.Second
+	conn, err := backoff.Retry(ctx, func() (*Conn, error) {
+		tok, err := token(ctx)
+		if err != nil {
+			return nil, backoff.Permanent(fmt.Errorf("parley: reconnect: token: %w", err))
+		}
+		conn, err := Dial(ctx, rawURL, tok, opts)
+		var he *HandshakeError
+		if errors.As(err, &he) && (he.StatusCode == 401 || he.StatusCode == 403) {
+			return nil, backoff.Permanent(err)
+		}
+		return conn, err
+	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(maxElapsed))
+	if err != nil {
+		return nil, fmt.Errorf("parley: reconnect %s: %w", rawURL, err)
+	}
+	return conn, nil
+}
