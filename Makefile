@@ -1,0 +1,55 @@
+# Parley. `make run` starts the whole system locally; `make test` runs every test.
+SHELL := /bin/bash
+FUNCTIONS := connect disconnect authorizer send receipts history conversations presence fanout
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GOFLAGS_LAMBDA := -tags lambda.norpc -trimpath -ldflags="-s -w"
+
+.PHONY: all build run test test-go lint deps node-deps browser-deps clean bench sizes $(FUNCTIONS:%=build-%)
+
+all: build
+
+## build: every function as a linux/arm64 bootstrap (bin/NAME/bootstrap) zipped for upload (dist/NAME.zip)
+build: $(FUNCTIONS:%=build-%)
+
+build-%:
+	@mkdir -p bin/$* dist
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBDA) -o bin/$*/bootstrap ./functions/$*
+	go run ./tools/lambdazip -o dist/$*.zip bin/$*/bootstrap
+
+## sizes: the size of every bootstrap and zip
+sizes: build
+	@for f in $(FUNCTIONS); do printf '%-14s %8d bytes bootstrap  %8d bytes zip\n' $$f $$(stat -c %s bin/$$f/bootstrap) $$(stat -c %s dist/$$f.zip); done
+
+## deps: what the tests and the local runtime need besides Go (dynalite, playwright-core, chromium)
+deps: node-deps browser-deps
+
+node-deps: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json $(wildcard package-lock.json)
+	npm install --no-audit --no-fund
+	@touch $@
+
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || ./scripts/install-chromium.sh
+
+## run: the whole system on this machine at http://127.0.0.1:8080/
+run: node-deps
+	go run ./cmd/parley local $(ARGS)
+
+## test: every test (Go, the browser test, the infra tests)
+test: deps
+	go test -count=1 -timeout 30m ./...
+	$(MAKE) -C infra test
+
+## lint: gofmt, go vet and staticcheck
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	go vet ./...
+	go run $(STATICCHECK) ./...
+
+## bench: the Go benchmarks of the hot paths
+bench:
+	go test -run '^$$' -bench . -benchmem ./internal/chat/ ./internal/awslambda/
+
+clean:
+	rm -rf bin dist cdk.out infra/cdk.out test-output

@@ -1,0 +1,191 @@
+// Package app wires configuration to adapters to the chat service: the one place where
+// the functions under functions/ and the local runtime build their handlers, so that
+// both run exactly the same code.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/parleychat/parley/internal/apigw"
+	"github.com/parleychat/parley/internal/auth"
+	"github.com/parleychat/parley/internal/awslambda"
+	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/internal/dynamo"
+)
+
+// App holds what a function (or the local runtime) serves.
+type App struct {
+	Service *chat.Service
+	Handler *awslambda.Handler
+	Stream  *awslambda.StreamHandler
+	// Close releases what the app holds (a Cassandra session).
+	Close func()
+}
+
+// Options adds what the environment cannot say.
+type Options struct {
+	// AWS is the SDK configuration; nil loads the default chain (the Lambda role).
+	AWS *aws.Config
+	// Routes restricts the handler to some route keys; nil serves all.
+	Routes []string
+	// Logger; nil means a JSON logger on stderr at the configured level.
+	Logger *slog.Logger
+	// Service overrides service options (tests, the local runtime). Zero fields keep the
+	// configuration's values.
+	Service chat.Options
+	// MessageStore replaces the message store that the configuration names (the
+	// Keyspaces store is plugged in here by whoever links it).
+	MessageStore chat.MessageStore
+}
+
+// Logger returns the JSON logger that functions use, at cfg's level.
+func Logger(cfg config.Config) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+}
+
+// AWSConfig loads the SDK configuration. Locally (a DynamoDB endpoint override) it uses
+// static dummy credentials when none are set, so no AWS account is needed.
+func AWSConfig(ctx context.Context, cfg config.Config) (aws.Config, error) {
+	var opts []func(*awsconfig.LoadOptions) error
+	if cfg.DynamoDBEndpoint != "" {
+		if os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
+			opts = append(opts, awsconfig.WithRegion("us-east-1"))
+		}
+		if os.Getenv("AWS_ACCESS_KEY_ID") == "" {
+			opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
+		}
+	}
+	c, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("app: load AWS config: %w", err)
+	}
+	return c, nil
+}
+
+// DynamoDB returns a DynamoDB client for cfg, with the endpoint override when set.
+func DynamoDB(awsCfg aws.Config, cfg config.Config) *dynamodb.Client {
+	return dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+		if cfg.DynamoDBEndpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint)
+		}
+	})
+}
+
+// New builds the service and its handlers from cfg.
+func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
+	log := opts.Logger
+	if log == nil {
+		log = Logger(cfg)
+	}
+	awsCfg := opts.AWS
+	if awsCfg == nil {
+		c, err := AWSConfig(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		awsCfg = &c
+	}
+	messagesTable := cfg.TableMessages
+	if messagesTable == "" {
+		messagesTable = cfg.TableOutbox // unused for messages in Keyspaces mode
+	}
+	store, err := dynamo.New(DynamoDB(*awsCfg, cfg), dynamo.Tables{
+		Messages:      messagesTable,
+		Conversations: cfg.TableConversations,
+		Connections:   cfg.TableConnections,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	var messages chat.MessageStore = store
+	switch {
+	case opts.MessageStore != nil:
+		messages = opts.MessageStore
+	case cfg.MessageStore == config.StoreKeyspaces:
+		return nil, fmt.Errorf("app: MESSAGE_STORE=keyspaces needs the Keyspaces store linked in (Options.MessageStore)")
+	}
+
+	var pusher chat.Pusher = noPusher{}
+	if cfg.ManagementEndpoint != "" {
+		client, err := apigw.NewClient(*awsCfg, apigw.ClientOptions{Endpoint: cfg.ManagementEndpoint, MaxConns: cfg.PushConcurrency})
+		if err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+		pusher = apigw.New(client)
+	}
+	so := opts.Service
+	if so.Logger == nil {
+		so.Logger = log
+	}
+	if so.PushConcurrency == 0 {
+		so.PushConcurrency = cfg.PushConcurrency
+	}
+	if so.RateLimit == 0 {
+		so.RateLimit = cfg.RateLimit
+	}
+	if so.RateBurst == 0 {
+		so.RateBurst = cfg.RateBurst
+	}
+	svc := chat.NewService(messages, store, store, pusher, so)
+	return &App{
+		Service: svc,
+		Handler: awslambda.NewHandler(svc, pusher, awslambda.HandlerOptions{Routes: opts.Routes, Logger: log}),
+		Stream:  awslambda.NewStreamHandler(svc, log),
+		Close:   func() {},
+	}, nil
+}
+
+// noPusher stands in when a function has no Management endpoint configured (connect and
+// disconnect without presence events); every push reports the misconfiguration.
+type noPusher struct{}
+
+func (noPusher) Push(context.Context, string, []byte) error {
+	return fmt.Errorf("app: MANAGEMENT_ENDPOINT is not configured: %w", chat.ErrRejected)
+}
+
+// Verifier returns the token verifier that cfg names: HS256 with JWT_SECRET or the secret
+// in Secrets Manager (JWT_SECRET_ARN), or an OIDC issuer's JWKS.
+func Verifier(ctx context.Context, cfg config.Config, awsCfg *aws.Config) (auth.Verifier, error) {
+	switch cfg.AuthMode {
+	case config.AuthOIDC:
+		// The JWKS refresh runs in the background for the life of the process.
+		v, err := auth.NewOIDC(context.Background(), cfg.OIDCIssuer, cfg.OIDCAudience, &http.Client{Timeout: 10 * time.Second})
+		if err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+		return v, nil
+	default:
+		secret := cfg.JWTSecret
+		if secret == "" {
+			if awsCfg == nil {
+				c, err := AWSConfig(ctx, cfg)
+				if err != nil {
+					return nil, err
+				}
+				awsCfg = &c
+			}
+			out, err := secretsmanager.NewFromConfig(*awsCfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(cfg.JWTSecretARN)})
+			if err != nil {
+				return nil, fmt.Errorf("app: read JWT secret %s: %w", cfg.JWTSecretARN, err)
+			}
+			secret = aws.ToString(out.SecretString)
+		}
+		v, err := auth.NewHS256([]byte(secret))
+		if err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+		return v, nil
+	}
+}
