@@ -1,0 +1,327 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/schema"
+)
+
+// Reserve implements chat.MessageStore: a conditional put of the reservation item, and on
+// conflict a consistent read of the reservation that won.
+func (s *Store) Reserve(ctx context.Context, r chat.Reservation) (chat.Reservation, error) {
+	if err := required("reserve", "conversation id", r.ConversationID, "sender id", r.SenderID,
+		"client message id", r.ClientMsgID, "message id", r.MessageID); err != nil {
+		return chat.Reservation{}, err
+	}
+	it := reservationItem{
+		PK:        convPK(r.ConversationID),
+		SK:        clientMsgSK(r.SenderID, r.ClientMsgID),
+		MessageID: r.MessageID,
+		CreatedAt: r.CreatedAt,
+	}
+	av, err := attributevalue.MarshalMap(it)
+	if err != nil {
+		return chat.Reservation{}, fmt.Errorf("reserve %s: marshal: %w", it.SK, err)
+	}
+	cond := expression.Name(schema.AttrPK).AttributeNotExists()
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return chat.Reservation{}, fmt.Errorf("reserve %s: build expression: %w", it.SK, err)
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                aws.String(s.t.Conversations),
+		Item:                     av,
+		ConditionExpression:      expr.Condition(),
+		ExpressionAttributeNames: expr.Names(),
+	})
+	if err == nil {
+		return r, nil
+	}
+	if !isConditionFailed(err) {
+		return chat.Reservation{}, fmt.Errorf("reserve %s in %s: %w", it.SK, r.ConversationID, err)
+	}
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.t.Conversations),
+		Key:            key(it.PK, it.SK),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return chat.Reservation{}, fmt.Errorf("reserve %s in %s: read existing reservation: %w", it.SK, r.ConversationID, err)
+	}
+	if out.Item == nil {
+		return chat.Reservation{}, fmt.Errorf("reserve %s in %s: reservation exists but cannot be read", it.SK, r.ConversationID)
+	}
+	var old reservationItem
+	if err := attributevalue.UnmarshalMap(out.Item, &old); err != nil {
+		return chat.Reservation{}, fmt.Errorf("reserve %s in %s: unmarshal: %w", it.SK, r.ConversationID, err)
+	}
+	r.MessageID, r.CreatedAt = old.MessageID, old.CreatedAt
+	return r, nil
+}
+
+// PutMessage implements chat.MessageStore with a plain put: the key is fixed, so storing
+// the same message again overwrites it with itself.
+func (s *Store) PutMessage(ctx context.Context, m chat.Message) error {
+	if err := required("put message", "conversation id", m.ConversationID, "message id", m.MessageID); err != nil {
+		return err
+	}
+	av, err := attributevalue.MarshalMap(toMessageItem(m))
+	if err != nil {
+		return fmt.Errorf("put message %s: marshal: %w", m.MessageID, err)
+	}
+	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.t.Messages), Item: av}); err != nil {
+		return fmt.Errorf("put message %s in %s: %w", m.MessageID, m.ConversationID, err)
+	}
+	return nil
+}
+
+// GetMessage implements chat.MessageStore with a consistent read.
+func (s *Store) GetMessage(ctx context.Context, conversationID, messageID string) (chat.Message, error) {
+	if err := required("get message", "conversation id", conversationID, "message id", messageID); err != nil {
+		return chat.Message{}, err
+	}
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.t.Messages),
+		Key:            messageKey(conversationID, messageID),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return chat.Message{}, fmt.Errorf("get message %s in %s: %w", messageID, conversationID, err)
+	}
+	if out.Item == nil {
+		return chat.Message{}, fmt.Errorf("get message %s in %s: %w", messageID, conversationID, chat.ErrNotFound)
+	}
+	var it messageItem
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return chat.Message{}, fmt.Errorf("get message %s in %s: unmarshal: %w", messageID, conversationID, err)
+	}
+	return it.message(), nil
+}
+
+// Before implements chat.MessageStore: a Query on the partition, newest first.
+func (s *Store) Before(ctx context.Context, conversationID, before string, limit int) ([]chat.Message, bool, error) {
+	kc := expression.Key(schema.AttrConversationID).Equal(expression.Value(conversationID))
+	if before != "" {
+		kc = kc.And(expression.Key(schema.AttrMessageID).LessThan(expression.Value(before)))
+	}
+	msgs, more, err := s.page(ctx, conversationID, kc, false, limit)
+	if err != nil {
+		return nil, false, fmt.Errorf("messages of %s before %q: %w", conversationID, before, err)
+	}
+	return msgs, more, nil
+}
+
+// After implements chat.MessageStore: a Query on the partition, oldest first.
+func (s *Store) After(ctx context.Context, conversationID, after string, limit int) ([]chat.Message, bool, error) {
+	kc := expression.Key(schema.AttrConversationID).Equal(expression.Value(conversationID))
+	if after != "" {
+		kc = kc.And(expression.Key(schema.AttrMessageID).GreaterThan(expression.Value(after)))
+	}
+	msgs, more, err := s.page(ctx, conversationID, kc, true, limit)
+	if err != nil {
+		return nil, false, fmt.Errorf("messages of %s after %q: %w", conversationID, after, err)
+	}
+	return msgs, more, nil
+}
+
+// page reads up to limit messages, asking for one more to learn whether more exist. It
+// follows LastEvaluatedKey because a Query page also ends at 1 MB. Reads are consistent:
+// a sync right after an ack must see the acknowledged message.
+func (s *Store) page(ctx context.Context, conversationID string, kc expression.KeyConditionBuilder, forward bool, limit int) ([]chat.Message, bool, error) {
+	if conversationID == "" {
+		return nil, false, fmt.Errorf("dynamo: conversation id is required")
+	}
+	if limit <= 0 {
+		return nil, false, fmt.Errorf("dynamo: limit must be positive, got %d", limit)
+	}
+	expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
+	if err != nil {
+		return nil, false, fmt.Errorf("build expression: %w", err)
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.t.Messages),
+		KeyConditionExpression:    expr.KeyCondition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ScanIndexForward:          aws.Bool(forward),
+		ConsistentRead:            aws.Bool(true),
+	}
+	var items []map[string]types.AttributeValue
+	for {
+		in.Limit = aws.Int32(int32(min(limit+1-len(items), 1<<20)))
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, false, fmt.Errorf("query: %w", err)
+		}
+		items = append(items, out.Items...)
+		if len(items) > limit || out.LastEvaluatedKey == nil {
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	more := len(items) > limit
+	if more {
+		items = items[:limit]
+	}
+	var its []messageItem
+	if err := attributevalue.UnmarshalListOfMaps(items, &its); err != nil {
+		return nil, false, fmt.Errorf("unmarshal: %w", err)
+	}
+	msgs := make([]chat.Message, len(its))
+	for i, it := range its {
+		msgs[i] = it.message()
+	}
+	return msgs, more, nil
+}
+
+// CountAfter implements chat.MessageStore: a paginated Query with Select COUNT and a filter
+// on the sender, stopping once max is reached.
+func (s *Store) CountAfter(ctx context.Context, conversationID, after, excludeSender string, max int) (int, error) {
+	if err := required("count messages", "conversation id", conversationID); err != nil {
+		return 0, err
+	}
+	if max <= 0 {
+		return 0, nil
+	}
+	kc := expression.Key(schema.AttrConversationID).Equal(expression.Value(conversationID))
+	if after != "" {
+		kc = kc.And(expression.Key(schema.AttrMessageID).GreaterThan(expression.Value(after)))
+	}
+	b := expression.NewBuilder().WithKeyCondition(kc)
+	if excludeSender != "" {
+		b = b.WithFilter(expression.Name("senderId").NotEqual(expression.Value(excludeSender)))
+	}
+	expr, err := b.Build()
+	if err != nil {
+		return 0, fmt.Errorf("count messages of %s: build expression: %w", conversationID, err)
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.t.Messages),
+		KeyConditionExpression:    expr.KeyCondition(),
+		FilterExpression:          expr.Filter(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		Select:                    types.SelectCount,
+		// Oldest first: the messages just after the cursor are the ones counted.
+		ScanIndexForward: aws.Bool(true),
+		// Limit bounds the items read per page (before the filter).
+		Limit: aws.Int32(int32(min(max, 1000))),
+	}
+	n := 0
+	for {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return 0, fmt.Errorf("count messages of %s after %q: %w", conversationID, after, err)
+		}
+		n += int(out.Count)
+		if n >= max {
+			return max, nil
+		}
+		if out.LastEvaluatedKey == nil {
+			return n, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// cursorAttr maps a receipt status to its attribute on the member item.
+func cursorAttr(status string) (string, error) {
+	switch status {
+	case chat.StatusDelivered:
+		return attrDeliveredUpTo, nil
+	case chat.StatusRead:
+		return attrReadUpTo, nil
+	}
+	return "", fmt.Errorf("dynamo: unknown cursor status %q (want %q or %q)", status, chat.StatusDelivered, chat.StatusRead)
+}
+
+// AdvanceCursor implements chat.MessageStore: one conditional update of the member item
+// (`attribute_exists(pk) AND (attribute_not_exists(x) OR x < :new)`). The cursor lives on
+// the membership, so a user who is not a member has no cursor to move: moved is false.
+func (s *Store) AdvanceCursor(ctx context.Context, conversationID, userID, status, upTo string) (bool, error) {
+	attr, err := cursorAttr(status)
+	if err != nil {
+		return false, err
+	}
+	if err := required("advance cursor", "conversation id", conversationID, "user id", userID, "upTo", upTo); err != nil {
+		return false, err
+	}
+	cond := expression.Name(schema.AttrPK).AttributeExists().And(
+		expression.Or(
+			expression.Name(attr).AttributeNotExists(),
+			expression.Name(attr).LessThan(expression.Value(upTo)),
+		))
+	upd := expression.Set(expression.Name(attr), expression.Value(upTo))
+	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
+	if err != nil {
+		return false, fmt.Errorf("advance %s cursor of %s in %s: build expression: %w", status, userID, conversationID, err)
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.t.Conversations),
+		Key:                       key(convPK(conversationID), memberSK(userID)),
+		ConditionExpression:       expr.Condition(),
+		UpdateExpression:          expr.Update(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	})
+	if isConditionFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("advance %s cursor of %s in %s to %s: %w", status, userID, conversationID, upTo, err)
+	}
+	return true, nil
+}
+
+// Cursors implements chat.MessageStore with a consistent BatchGetItem of the member items.
+func (s *Store) Cursors(ctx context.Context, conversationID string, userIDs []string) ([]chat.Cursor, error) {
+	if err := required("cursors", "conversation id", conversationID); err != nil {
+		return nil, err
+	}
+	pk := convPK(conversationID)
+	var keys []map[string]types.AttributeValue
+	seen := make(map[string]bool, len(userIDs))
+	for _, u := range userIDs {
+		if u == "" {
+			return nil, fmt.Errorf("dynamo: cursors of %s: empty user id", conversationID)
+		}
+		if !seen[u] {
+			seen[u] = true
+			keys = append(keys, key(pk, memberSK(u)))
+		}
+	}
+	proj := expression.NamesList(expression.Name(schema.AttrUserID), expression.Name(attrDeliveredUpTo), expression.Name(attrReadUpTo))
+	expr, err := expression.NewBuilder().WithProjection(proj).Build()
+	if err != nil {
+		return nil, fmt.Errorf("cursors of %s: build expression: %w", conversationID, err)
+	}
+	items, err := s.batchGet(ctx, s.t.Conversations, keys, expr.Projection(), expr.Names())
+	if err != nil {
+		return nil, fmt.Errorf("cursors of %s: %w", conversationID, err)
+	}
+	byUser := make(map[string]chat.Cursor, len(items))
+	for _, item := range items {
+		var it memberItem
+		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+			return nil, fmt.Errorf("cursors of %s: unmarshal: %w", conversationID, err)
+		}
+		byUser[it.UserID] = chat.Cursor{UserID: it.UserID, DeliveredUpTo: it.DeliveredUpTo, ReadUpTo: it.ReadUpTo}
+	}
+	cursors := make([]chat.Cursor, len(userIDs))
+	for i, u := range userIDs {
+		c, ok := byUser[u]
+		if !ok {
+			c = chat.Cursor{UserID: u}
+		}
+		cursors[i] = c
+	}
+	return cursors, nil
+}

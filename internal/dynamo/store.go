@@ -1,0 +1,152 @@
+// Package dynamo implements Parley's stores on Amazon DynamoDB: chat.MessageStore,
+// chat.ConversationStore and chat.ConnectionStore, over the tables declared in
+// internal/schema.
+//
+// Layout:
+//
+//	Messages       conversationId / messageId        senderId, body, createdAt, clientMsgId
+//	Conversations  CONV#id / META                    kind, name, createdBy, createdAt, memberCount, lastMessage
+//	               CONV#id / MEMBER#user             userId (byUser index), kind, peer, joinedAt, deliveredUpTo, readUpTo
+//	               CONV#id / CLIENTMSG#sender#cmid   messageId, createdAt (send's idempotency reservation)
+//	Connections    userId / connectionId             connectedAt, expiresAt (TTL, Unix seconds)
+//	               userId / #presence                lastSeen (ms), offline, expiresAt (only while online)
+//
+// The store uses no transactions (dynalite, the local engine, has none): every multi-item
+// change is a sequence of conditional single-item writes that is safe under concurrency
+// and under retries.
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/schema"
+)
+
+// API is the part of the DynamoDB client the store uses; *dynamodb.Client implements it.
+type API interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+}
+
+// Tables holds the physical table names the store works on.
+type Tables struct {
+	Messages      string
+	Conversations string
+	Connections   string
+}
+
+// TableNames returns the names of tables created with a name prefix: TableNames("parley-")
+// gives Messages "parley-Messages" and so on.
+func TableNames(prefix string) Tables {
+	return Tables{
+		Messages:      prefix + schema.MessagesID,
+		Conversations: prefix + schema.ConversationsID,
+		Connections:   prefix + schema.ConnectionsID,
+	}
+}
+
+// PrefixedNames maps the ID of each table to prefix+ID, the form CreateTables takes.
+func PrefixedNames(prefix string, tables []schema.Table) map[string]string {
+	m := make(map[string]string, len(tables))
+	for _, t := range tables {
+		m[t.ID] = prefix + t.ID
+	}
+	return m
+}
+
+// Store is the DynamoDB implementation of the chat stores. It is safe for concurrent use.
+type Store struct {
+	db API
+	t  Tables
+}
+
+var (
+	_ chat.MessageStore      = (*Store)(nil)
+	_ chat.ConversationStore = (*Store)(nil)
+	_ chat.ConnectionStore   = (*Store)(nil)
+)
+
+// New returns a store that works on the given tables through db. Every table name is
+// required.
+func New(db API, tables Tables) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("dynamo: nil client")
+	}
+	if tables.Messages == "" || tables.Conversations == "" || tables.Connections == "" {
+		return nil, fmt.Errorf("dynamo: every table name is required, got %+v", tables)
+	}
+	return &Store{db: db, t: tables}, nil
+}
+
+// isConditionFailed reports whether err is DynamoDB's ConditionalCheckFailedException.
+func isConditionFailed(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	return errors.As(err, &ccf)
+}
+
+// required returns an error naming the first empty value among pairs of (name, value).
+func required(op string, pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] == "" {
+			return fmt.Errorf("dynamo: %s: %s is required", op, pairs[i])
+		}
+	}
+	return nil
+}
+
+// batchGet reads keys from table with BatchGetItem (consistent reads), 100 keys a call,
+// retrying unprocessed keys with a short backoff. Duplicate keys must be removed by the
+// caller.
+func (s *Store) batchGet(ctx context.Context, table string, keys []map[string]types.AttributeValue, projection *string, names map[string]string) ([]map[string]types.AttributeValue, error) {
+	var items []map[string]types.AttributeValue
+	for start := 0; start < len(keys); start += 100 {
+		end := min(start+100, len(keys))
+		pending := map[string]types.KeysAndAttributes{table: {
+			Keys:                     keys[start:end],
+			ConsistentRead:           aws.Bool(true),
+			ProjectionExpression:     projection,
+			ExpressionAttributeNames: names,
+		}}
+		for attempt := 0; len(pending) > 0; attempt++ {
+			if attempt > 0 {
+				if attempt > 8 {
+					return nil, fmt.Errorf("batch get %s: keys still unprocessed after %d attempts", table, attempt)
+				}
+				if err := sleep(ctx, time.Duration(1<<attempt)*10*time.Millisecond); err != nil {
+					return nil, fmt.Errorf("batch get %s: %w", table, err)
+				}
+			}
+			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: pending})
+			if err != nil {
+				return nil, fmt.Errorf("batch get %s: %w", table, err)
+			}
+			items = append(items, out.Responses[table]...)
+			pending = out.UnprocessedKeys
+		}
+	}
+	return items, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
