@@ -157,10 +157,14 @@ func Load(getenv func(string) string, need Need) (Config, error) {
 	}
 
 	if need&NeedTables != 0 {
-		for name, v := range map[string]string{"TABLE_MESSAGES": c.TableMessages, "TABLE_CONVERSATIONS": c.TableConversations, "TABLE_CONNECTIONS": c.TableConnections} {
-			if v == "" && !(name == "TABLE_MESSAGES" && c.MessageStore == StoreKeyspaces) {
-				bad(name, "required")
-			}
+		if c.TableMessages == "" && c.MessageStore != StoreKeyspaces {
+			bad("TABLE_MESSAGES", "required")
+		}
+		if c.TableConversations == "" {
+			bad("TABLE_CONVERSATIONS", "required")
+		}
+		if c.TableConnections == "" {
+			bad("TABLE_CONNECTIONS", "required")
 		}
 		switch c.MessageStore {
 		case StoreDynamoDB:

@@ -1,0 +1,62 @@
+package config
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoad(t *testing.T) {
+	full := map[string]string{
+		"TABLE_MESSAGES": "m", "TABLE_CONVERSATIONS": "c", "TABLE_CONNECTIONS": "n",
+		"MANAGEMENT_ENDPOINT": "https://abc.execute-api.eu-west-1.amazonaws.com/prod",
+		"JWT_SECRET_ARN":      "arn:aws:secretsmanager:eu-west-1:1:secret:x",
+		"LOG_LEVEL":           "debug", "PUSH_CONCURRENCY": "32", "RATE_LIMIT": "-1",
+	}
+	c, err := Load(env(full), NeedTables|NeedManagement|NeedAuth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TableMessages != "m" || c.MessageStore != StoreDynamoDB || c.AuthMode != AuthHS256 || c.LogLevel != slog.LevelDebug || c.PushConcurrency != 32 || c.RateLimit != -1 || c.RateBurst != 40 {
+		t.Fatalf("unexpected config %+v", c)
+	}
+
+	tests := []struct {
+		name    string
+		env     map[string]string
+		need    Need
+		wantErr []string // substrings of the error
+	}{
+		{"nothing needed", map[string]string{}, 0, nil},
+		{"tables missing", map[string]string{}, NeedTables, []string{"TABLE_MESSAGES", "TABLE_CONVERSATIONS", "TABLE_CONNECTIONS"}},
+		{"bad store", map[string]string{"TABLE_MESSAGES": "m", "TABLE_CONVERSATIONS": "c", "TABLE_CONNECTIONS": "n", "MESSAGE_STORE": "mongo"}, NeedTables, []string{"MESSAGE_STORE"}},
+		{"keyspaces needs outbox not messages", map[string]string{"TABLE_CONVERSATIONS": "c", "TABLE_CONNECTIONS": "n", "MESSAGE_STORE": "keyspaces"}, NeedTables, []string{"TABLE_OUTBOX"}},
+		{"management not a URL", map[string]string{"MANAGEMENT_ENDPOINT": "abc"}, NeedManagement, []string{"MANAGEMENT_ENDPOINT"}},
+		{"hs256 without secret", map[string]string{}, NeedAuth, []string{"JWT_SECRET_ARN"}},
+		{"oidc without issuer", map[string]string{"AUTH_MODE": "oidc"}, NeedAuth, []string{"OIDC_ISSUER"}},
+		{"bad numbers", map[string]string{"PUSH_CONCURRENCY": "many", "RATE_BURST": "-3", "KEYSPACES_TLS": "maybe"}, 0, []string{"PUSH_CONCURRENCY", "RATE_BURST", "KEYSPACES_TLS"}},
+		{"bad level", map[string]string{"LOG_LEVEL": "loud"}, 0, []string{"LOG_LEVEL"}},
+		{"bad dynamodb endpoint", map[string]string{"DYNAMODB_ENDPOINT": "localhost"}, 0, []string{"DYNAMODB_ENDPOINT"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(env(tt.env), tt.need)
+			if len(tt.wantErr) == 0 {
+				if err != nil {
+					t.Fatalf("Load: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Load succeeded, want an error")
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not name %s", err, w)
+				}
+			}
+		})
+	}
+}
