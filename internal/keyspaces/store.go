@@ -1,0 +1,383 @@
+package keyspaces
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+
+	"github.com/parleychat/parley/internal/chat"
+)
+
+// Store is the Cassandra/Keyspaces chat.MessageStore.
+type Store struct {
+	session *gocql.Session
+	cfg     Config
+	owned   bool // Close closes the session
+
+	// Statements, with the keyspace written in.
+	qReserve, qPut, qGet                     string
+	qBeforeFirst, qBefore, qAfterFirst       string
+	qAfter, qCountAll, qCountAfter           string
+	qCursorInsert, qCursorUpdate, qCursorGet string
+}
+
+var _ chat.MessageStore = (*Store)(nil)
+
+// Open connects with cfg and returns a store on cfg.Keyspace, whose tables must exist
+// (CreateSchema). Close releases the session.
+func Open(cfg Config) (*Store, error) {
+	session, err := Connect(cfg, true)
+	if err != nil {
+		return nil, err
+	}
+	s, err := New(session, cfg)
+	if err != nil {
+		session.Close()
+		return nil, err
+	}
+	s.owned = true
+	return s, nil
+}
+
+// New returns a store that uses an open session; cfg supplies the keyspace, the consistency
+// levels and the LWT attempts (its connection fields are ignored). Close leaves the session
+// open.
+func New(session *gocql.Session, cfg Config) (*Store, error) {
+	if session == nil {
+		return nil, errors.New("keyspaces: nil session")
+	}
+	if len(cfg.Hosts) == 0 {
+		cfg.Hosts = []string{"session"} // connection fields are not used here
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	k := cfg.Keyspace
+	const cols = "conversation_id, message_id, sender_id, body, created_at, client_msg_id"
+	return &Store{
+		session: session,
+		cfg:     cfg,
+
+		qReserve: "INSERT INTO " + k + ".reservations (conversation_id, sender_id, client_msg_id, message_id, created_at) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS",
+		qPut:     "INSERT INTO " + k + ".messages (" + cols + ") VALUES (?, ?, ?, ?, ?, ?)",
+		qGet:     "SELECT " + cols + " FROM " + k + ".messages WHERE conversation_id = ? AND message_id = ?",
+
+		qBeforeFirst: "SELECT " + cols + " FROM " + k + ".messages WHERE conversation_id = ? LIMIT ?",
+		qBefore:      "SELECT " + cols + " FROM " + k + ".messages WHERE conversation_id = ? AND message_id < ? LIMIT ?",
+		qAfterFirst:  "SELECT " + cols + " FROM " + k + ".messages WHERE conversation_id = ? ORDER BY message_id ASC LIMIT ?",
+		qAfter:       "SELECT " + cols + " FROM " + k + ".messages WHERE conversation_id = ? AND message_id > ? ORDER BY message_id ASC LIMIT ?",
+		qCountAll:    "SELECT sender_id FROM " + k + ".messages WHERE conversation_id = ?",
+		qCountAfter:  "SELECT sender_id FROM " + k + ".messages WHERE conversation_id = ? AND message_id > ?",
+
+		qCursorInsert: "INSERT INTO " + k + ".cursors (conversation_id, user_id, status, up_to) VALUES (?, ?, ?, ?) IF NOT EXISTS",
+		qCursorUpdate: "UPDATE " + k + ".cursors SET up_to = ? WHERE conversation_id = ? AND user_id = ? AND status = ? IF up_to < ?",
+		qCursorGet:    "SELECT user_id, status, up_to FROM " + k + ".cursors WHERE conversation_id = ? AND user_id IN ?",
+	}, nil
+}
+
+// Close closes the session when Open made it.
+func (s *Store) Close() {
+	if s.owned {
+		s.session.Close()
+	}
+}
+
+func (s *Store) write(ctx context.Context, stmt string, args ...any) *gocql.Query {
+	return s.session.Query(stmt, args...).WithContext(ctx).Consistency(s.cfg.WriteConsistency)
+}
+
+func (s *Store) read(ctx context.Context, stmt string, args ...any) *gocql.Query {
+	return s.session.Query(stmt, args...).WithContext(ctx).Consistency(s.cfg.ReadConsistency)
+}
+
+// lwt is a lightweight transaction: Paxos at SerialConsistency, committed at
+// WriteConsistency. The driver does not retry it; lwtDo does.
+func (s *Store) lwt(ctx context.Context, stmt string, args ...any) *gocql.Query {
+	return s.write(ctx, stmt, args...).SerialConsistency(s.cfg.SerialConsistency).Idempotent(false)
+}
+
+// lwtDo runs an LWT attempt until it returns without an outcome-unknown error (a write or
+// CAS timeout under contention), at most LWTAttempts times. It reports whether an earlier
+// attempt's outcome was unknown, which the caller must take into account.
+func (s *Store) lwtDo(ctx context.Context, attempt func() error) (retried bool, err error) {
+	for i := 0; ; i++ {
+		err = attempt()
+		if err == nil || !outcomeUnknown(err) || i+1 >= s.cfg.LWTAttempts {
+			return i > 0, err
+		}
+		s.cfg.Logger.WarnContext(ctx, "keyspaces: lightweight transaction timed out; retrying", "attempt", i+1, "err", err)
+		select {
+		case <-ctx.Done():
+			return true, fmt.Errorf("%w (after: %v)", ctx.Err(), err)
+		case <-time.After(time.Duration(20*(1<<i)) * time.Millisecond):
+		}
+	}
+}
+
+// outcomeUnknown reports errors after which a conditional write may or may not have applied.
+func outcomeUnknown(err error) bool {
+	var wt *gocql.RequestErrWriteTimeout
+	var cu *gocql.RequestErrCASWriteUnknown
+	var un *gocql.RequestErrUnavailable
+	return errors.As(err, &wt) || errors.As(err, &cu) || errors.As(err, &un) ||
+		errors.Is(err, gocql.ErrTimeoutNoResponse)
+}
+
+func checkKey(what string, values ...string) error {
+	for _, v := range values {
+		if v == "" {
+			return fmt.Errorf("%s: empty key", what)
+		}
+	}
+	return nil
+}
+
+// Reserve stores r with INSERT ... IF NOT EXISTS and returns the reservation in force.
+func (s *Store) Reserve(ctx context.Context, r chat.Reservation) (chat.Reservation, error) {
+	what := fmt.Sprintf("reserve %s/%s/%s", r.ConversationID, r.SenderID, r.ClientMsgID)
+	if err := checkKey(what, r.ConversationID, r.SenderID, r.ClientMsgID, r.MessageID); err != nil {
+		return chat.Reservation{}, err
+	}
+	var applied bool
+	existing := map[string]any{}
+	_, err := s.lwtDo(ctx, func() error {
+		clear(existing)
+		var err error
+		applied, err = s.lwt(ctx, s.qReserve, r.ConversationID, r.SenderID, r.ClientMsgID, r.MessageID, r.CreatedAt).
+			MapScanCASContext(ctx, existing)
+		return err
+	})
+	if err != nil {
+		return chat.Reservation{}, fmt.Errorf("%s: %w", what, err)
+	}
+	if applied {
+		return r, nil
+	}
+	// Not applied: the row that won (possibly written by an earlier attempt of ours whose
+	// outcome a timeout hid, which then carries r's own values).
+	id, _ := existing["message_id"].(string)
+	created, _ := existing["created_at"].(int64)
+	if id == "" {
+		return chat.Reservation{}, fmt.Errorf("%s: not applied, and the existing reservation has no message id", what)
+	}
+	won := r
+	won.MessageID, won.CreatedAt = id, created
+	return won, nil
+}
+
+// PutMessage stores m (a plain upsert at WriteConsistency: the same key overwrites).
+func (s *Store) PutMessage(ctx context.Context, m chat.Message) error {
+	what := fmt.Sprintf("put message %s/%s", m.ConversationID, m.MessageID)
+	if err := checkKey(what, m.ConversationID, m.MessageID); err != nil {
+		return err
+	}
+	err := s.write(ctx, s.qPut, m.ConversationID, m.MessageID, m.SenderID, m.Body, m.CreatedAt, m.ClientMsgID).
+		Idempotent(true).ExecContext(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// GetMessage returns one message, or chat.ErrNotFound.
+func (s *Store) GetMessage(ctx context.Context, conversationID, messageID string) (chat.Message, error) {
+	what := fmt.Sprintf("get message %s/%s", conversationID, messageID)
+	if err := checkKey(what, conversationID, messageID); err != nil {
+		return chat.Message{}, err
+	}
+	var m chat.Message
+	err := s.read(ctx, s.qGet, conversationID, messageID).
+		ScanContext(ctx, &m.ConversationID, &m.MessageID, &m.SenderID, &m.Body, &m.CreatedAt, &m.ClientMsgID)
+	if errors.Is(err, gocql.ErrNotFound) {
+		return chat.Message{}, fmt.Errorf("%s: %w", what, chat.ErrNotFound)
+	}
+	if err != nil {
+		return chat.Message{}, fmt.Errorf("%s: %w", what, err)
+	}
+	return m, nil
+}
+
+// Before returns up to limit messages below before (or the newest), newest first: the
+// table's own clustering order, one slice of one partition.
+func (s *Store) Before(ctx context.Context, conversationID, before string, limit int) ([]chat.Message, bool, error) {
+	what := fmt.Sprintf("messages of %s before %q", conversationID, before)
+	if err := checkKey(what, conversationID); err != nil {
+		return nil, false, err
+	}
+	if limit < 1 {
+		return nil, false, fmt.Errorf("%s: limit %d is not positive", what, limit)
+	}
+	q := s.read(ctx, s.qBeforeFirst, conversationID, limit+1)
+	if before != "" {
+		q = s.read(ctx, s.qBefore, conversationID, before, limit+1)
+	}
+	return s.page(ctx, what, q, limit)
+}
+
+// After returns up to limit messages above after (or from the first), oldest first.
+func (s *Store) After(ctx context.Context, conversationID, after string, limit int) ([]chat.Message, bool, error) {
+	what := fmt.Sprintf("messages of %s after %q", conversationID, after)
+	if err := checkKey(what, conversationID); err != nil {
+		return nil, false, err
+	}
+	if limit < 1 {
+		return nil, false, fmt.Errorf("%s: limit %d is not positive", what, limit)
+	}
+	q := s.read(ctx, s.qAfterFirst, conversationID, limit+1)
+	if after != "" {
+		q = s.read(ctx, s.qAfter, conversationID, after, limit+1)
+	}
+	return s.page(ctx, what, q, limit)
+}
+
+// page reads up to limit+1 rows and reports whether the extra one exists.
+func (s *Store) page(ctx context.Context, what string, q *gocql.Query, limit int) ([]chat.Message, bool, error) {
+	iter := q.PageSize(limit + 1).IterContext(ctx)
+	var msgs []chat.Message
+	var m chat.Message
+	for iter.Scan(&m.ConversationID, &m.MessageID, &m.SenderID, &m.Body, &m.CreatedAt, &m.ClientMsgID) {
+		msgs = append(msgs, m)
+		m = chat.Message{}
+	}
+	if err := iter.Close(); err != nil {
+		return nil, false, fmt.Errorf("%s: %w", what, err)
+	}
+	if len(msgs) > limit {
+		return msgs[:limit], true, nil
+	}
+	return msgs, false, nil
+}
+
+// CountAfter counts messages above after not sent by excludeSender, stopping at max. It
+// reads only sender_id, a page at a time, and stops reading once max is reached.
+func (s *Store) CountAfter(ctx context.Context, conversationID, after, excludeSender string, max int) (int, error) {
+	what := fmt.Sprintf("count messages of %s after %q", conversationID, after)
+	if err := checkKey(what, conversationID); err != nil {
+		return 0, err
+	}
+	if max < 1 {
+		return 0, nil
+	}
+	q := s.read(ctx, s.qCountAll, conversationID)
+	if after != "" {
+		q = s.read(ctx, s.qCountAfter, conversationID, after)
+	}
+	iter := q.PageSize(min(max+1, 1000)).IterContext(ctx)
+	n := 0
+	var sender string
+	for n < max && iter.Scan(&sender) {
+		if sender != excludeSender {
+			n++
+		}
+	}
+	if err := iter.Close(); err != nil {
+		return 0, fmt.Errorf("%s: %w", what, err)
+	}
+	return n, nil
+}
+
+// AdvanceCursor moves one cursor forward with lightweight transactions: UPDATE ... IF
+// up_to < upTo when the cursor exists, INSERT ... IF NOT EXISTS for its first move. A race
+// between two first moves is settled by Paxos; the loser retries the UPDATE.
+func (s *Store) AdvanceCursor(ctx context.Context, conversationID, userID, status, upTo string) (bool, error) {
+	what := fmt.Sprintf("advance %s cursor of %s in %s to %s", status, userID, conversationID, upTo)
+	if err := checkKey(what, conversationID, userID, upTo); err != nil {
+		return false, err
+	}
+	if status != chat.StatusDelivered && status != chat.StatusRead {
+		return false, fmt.Errorf("%s: unknown status %q", what, status)
+	}
+	// Each round either settles or observes that the row did not exist and then that an
+	// INSERT lost to a concurrent one: at most a few rounds.
+	for round := 0; round < 3; round++ {
+		var applied bool
+		current := map[string]any{}
+		retried, err := s.lwtDo(ctx, func() error {
+			clear(current)
+			var err error
+			applied, err = s.lwt(ctx, s.qCursorUpdate, upTo, conversationID, userID, status, upTo).
+				MapScanCASContext(ctx, current)
+			return err
+		})
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", what, err)
+		}
+		if applied {
+			return true, nil
+		}
+		if cur, ok := current["up_to"].(string); ok && cur != "" {
+			// The cursor exists at or beyond upTo. If an attempt timed out and the cursor
+			// now sits exactly at upTo, that attempt most likely moved it.
+			return retried && cur == upTo, nil
+		}
+		// No row yet: the first move.
+		retried, err = s.lwtDo(ctx, func() error {
+			clear(current)
+			var err error
+			applied, err = s.lwt(ctx, s.qCursorInsert, conversationID, userID, status, upTo).
+				MapScanCASContext(ctx, current)
+			return err
+		})
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", what, err)
+		}
+		if applied {
+			return true, nil
+		}
+		if cur, _ := current["up_to"].(string); retried && cur == upTo {
+			return true, nil
+		}
+		// Another writer created the row first: compare against its value.
+	}
+	return false, fmt.Errorf("%s: still contended after 3 rounds", what)
+}
+
+// Cursors returns the cursors of userIDs, in the order given, from one partition read.
+func (s *Store) Cursors(ctx context.Context, conversationID string, userIDs []string) ([]chat.Cursor, error) {
+	what := fmt.Sprintf("cursors of %d members of %s", len(userIDs), conversationID)
+	if err := checkKey(what, conversationID); err != nil {
+		return nil, err
+	}
+	out := make([]chat.Cursor, len(userIDs))
+	if len(userIDs) == 0 {
+		return out, nil
+	}
+	byUser := make(map[string]*chat.Cursor, len(userIDs))
+	unique := make([]string, 0, len(userIDs))
+	for _, u := range userIDs {
+		if _, ok := byUser[u]; !ok {
+			byUser[u] = &chat.Cursor{UserID: u}
+			unique = append(unique, u)
+		}
+	}
+	// IN on a clustering column; batches keep each query's IN list modest.
+	const batch = 100
+	for i := 0; i < len(unique); i += batch {
+		part := unique[i:min(i+batch, len(unique))]
+		iter := s.read(ctx, s.qCursorGet, conversationID, part).IterContext(ctx)
+		var user, status, upTo string
+		for iter.Scan(&user, &status, &upTo) {
+			c := byUser[user]
+			if c == nil {
+				continue
+			}
+			switch status {
+			case chat.StatusDelivered:
+				c.DeliveredUpTo = upTo
+			case chat.StatusRead:
+				c.ReadUpTo = upTo
+			}
+		}
+		if err := iter.Close(); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	for i, u := range userIDs {
+		out[i] = *byUser[u]
+	}
+	return out, nil
+}
