@@ -29,6 +29,9 @@ type Config struct {
 	URL string
 	// Users is how many simulated users connect, one connection each (at least 2).
 	Users int
+	// UserIDs, when set, names the users (its length overrides Users) instead of
+	// UserPrefix-0, UserPrefix-1, ...; for tokens issued elsewhere.
+	UserIDs []string
 	// Scenario is ScenarioDM or ScenarioGroup.
 	Scenario string
 	// GroupSize is the members per group in ScenarioGroup (2 to 500; Users must be a
@@ -68,6 +71,9 @@ type Config struct {
 }
 
 func (c *Config) validate() error {
+	if len(c.UserIDs) > 0 {
+		c.Users = len(c.UserIDs)
+	}
 	if c.URL == "" {
 		return errors.New("bench: no url")
 	}
@@ -185,6 +191,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		size = cfg.GroupSize
 	}
 	users, convs := layout(cfg.UserPrefix, cfg.Users, size)
+	for i, id := range cfg.UserIDs {
+		users[i].id = id
+	}
 	rep := &Report{
 		URL: cfg.URL, Scenario: cfg.Scenario, Users: cfg.Users, Conversations: len(convs), Members: size,
 		TargetRate: cfg.Rate, WarmupSeconds: cfg.Warmup.Seconds(), DurationSeconds: cfg.Duration.Seconds(),
