@@ -149,4 +149,3 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
-

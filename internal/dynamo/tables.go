@@ -134,6 +134,10 @@ func ensureTTL(ctx context.Context, client TableAPI, name, attr string) error {
 			Enabled:       aws.Bool(true),
 		},
 	})
+	if isUnknownOperation(err) {
+		slog.WarnContext(ctx, "DynamoDB engine has no TTL API; expired items are not collected", "table", name)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("enable TTL on %s: %w", attr, err)
 	}
