@@ -1,0 +1,178 @@
+package tui
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parleychat/parley/internal/auth"
+	"github.com/parleychat/parley/internal/client"
+	"github.com/parleychat/parley/internal/local"
+)
+
+// screen is an io.Writer that tests can wait on.
+type screen struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	changed chan struct{}
+}
+
+func newScreen() *screen { return &screen{changed: make(chan struct{}, 1)} }
+
+func (s *screen) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, err := s.buf.Write(p)
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+	return n, err
+}
+
+func (s *screen) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+// waitFor waits until the output contains want, failing after 10 s.
+func (s *screen) waitFor(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for !strings.Contains(s.String(), want) {
+		select {
+		case <-s.changed:
+		case <-deadline:
+			t.Fatalf("output never showed %q; it is:\n%s", want, s.String())
+		}
+	}
+}
+
+func startLocal(t *testing.T, secret []byte) *local.Main {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	m := local.New(local.Config{Addr: "127.0.0.1:0", JWTSecret: secret,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := m.Start(ctx); err != nil {
+		t.Fatalf("start parley local (needs Node.js and npm for dynalite): %v", err)
+	}
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Errorf("close parley local: %v", err)
+		}
+	})
+	return m
+}
+
+// waitEvent waits for bob's next event matching ok.
+func waitEvent(t *testing.T, c *client.Conn, what string, ok func(client.Event) bool) client.Event {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case ev, open := <-c.Events():
+			if !open {
+				t.Fatalf("bob's connection ended waiting for %s: %v", what, c.Err())
+			}
+			if ok(ev) {
+				return ev
+			}
+		case <-deadline:
+			t.Fatalf("bob never got %s", what)
+		}
+	}
+}
+
+// TestScriptedChatAgainstParleyLocal drives alice's terminal client with typed lines while
+// bob uses the protocol client, both against the real local runtime.
+func TestScriptedChatAgainstParleyLocal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts parley local; run without -short")
+	}
+	secret := []byte("chat-e2e-secret-0123456789")
+	m := startLocal(t, secret)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	bobTok, err := auth.Sign(secret, "bob", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := client.Dial(ctx, m.WebSocketURL(), bobTok, nil)
+	if err != nil {
+		t.Fatalf("bob dial: %v", err)
+	}
+	defer bob.Close()
+
+	in, typed := io.Pipe()
+	defer typed.Close()
+	out := newScreen()
+	chat := New(Config{URL: m.WebSocketURL(), User: "alice", Location: time.UTC,
+		Token: func(context.Context) (string, error) { return auth.Sign(secret, "alice", time.Hour) }}, out)
+	done := make(chan error, 1)
+	go func() { done <- chat.Run(ctx, in) }()
+	typeLine := func(s string) {
+		if _, err := io.WriteString(typed, s+"\n"); err != nil {
+			t.Fatalf("type %q: %v", s, err)
+		}
+	}
+
+	out.waitFor(t, "connected to")
+	typeLine("/dm bob")
+	out.waitFor(t, "── @bob ──")
+	out.waitFor(t, "(no messages)")
+
+	typeLine("hello bob")
+	out.waitFor(t, "you: hello bob ✓")
+	got := waitEvent(t, bob, "alice's message", func(ev client.Event) bool {
+		return ev.Type == client.TypeMessage && ev.Message.SenderID == "alice"
+	})
+	if got.Message.Body != "hello bob" {
+		t.Fatalf("bob got %+v", got.Message)
+	}
+	conv := got.Message.ConversationID
+
+	if err := bob.Typing(conv, client.TypingStart); err != nil {
+		t.Fatal(err)
+	}
+	out.waitFor(t, "bob is typing…")
+
+	if _, err := bob.Send(ctx, conv, "b1", "hi alice"); err != nil {
+		t.Fatalf("bob send: %v", err)
+	}
+	out.waitFor(t, "bob: hi alice")
+	// alice's client marks what it showed as read.
+	waitEvent(t, bob, "alice's read receipt", func(ev client.Event) bool {
+		return ev.Type == client.TypeReceipt && ev.Receipt.UserID == "alice" && ev.Receipt.Status == client.StatusRead
+	})
+
+	if _, err := bob.Receipt(ctx, conv, got.Message.MessageID, client.StatusRead); err != nil {
+		t.Fatalf("bob receipt: %v", err)
+	}
+	out.waitFor(t, "✓✓ read by bob")
+
+	typeLine("/who bob")
+	out.waitFor(t, "● bob is online")
+	typeLine("/list")
+	out.waitFor(t, " 1. @bob [dm, 2 members]")
+	typeLine("/group Trip bob")
+	out.waitFor(t, "── Trip ──")
+	typeLine("/nonsense")
+	out.waitFor(t, "unknown command /nonsense")
+	typeLine("/quit")
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("chat ended with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("chat did not end on /quit")
+	}
+}
