@@ -33,6 +33,9 @@ const EnvHosts = "PARLEY_CASSANDRA_HOSTS"
 // StartTimeout bounds how long StartForTest waits for a node to start and answer CQL.
 const StartTimeout = 5 * time.Minute
 
+// envTimeout bounds the wait for a node named by EnvHosts to answer CQL.
+const envTimeout = time.Minute
+
 var (
 	once     sync.Once
 	addrHost string
@@ -68,6 +71,11 @@ func start() (string, int, error) {
 		if err != nil {
 			return "", 0, err
 		}
+	} else {
+		// A node named in the environment is already up: a short wait suffices.
+		var cancelEnv context.CancelFunc
+		ctx, cancelEnv = context.WithTimeout(ctx, envTimeout)
+		defer cancelEnv()
 	}
 	host, port, err := SplitAddr(addr)
 	if err != nil {

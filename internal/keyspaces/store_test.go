@@ -14,6 +14,7 @@ import (
 
 	"github.com/parleychat/parley/internal/cassandra"
 	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/chat/chattest"
 )
 
 // One keyspace per test process on the shared Cassandra node; tests keep apart by using
@@ -68,6 +69,11 @@ func newTestStore(t testing.TB) *Store {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestMessageStoreContract runs the shared chat.MessageStore suite on a real Cassandra.
+func TestMessageStoreContract(t *testing.T) {
+	chattest.RunMessageStoreTests(t, func(t *testing.T) chat.MessageStore { return newTestStore(t) })
 }
 
 func newID() string { return ulid.Make().String() }
