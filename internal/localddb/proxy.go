@@ -103,7 +103,7 @@ type Proxy struct {
 type tableState struct {
 	lock sync.Mutex // serializes captured writes so that images are exact
 
-	keys keySchema // loaded from DescribeTable on first use
+	keys keySchema // loaded from DescribeTable on first use; guarded by Proxy.mu
 
 	streamView  string // "" when the table has no stream
 	streamLabel string // creation time of the stream, in its ARN
@@ -352,8 +352,11 @@ func (p *Proxy) state(table string, create bool) *tableState {
 
 // keySchemaOf returns the table's key attribute names, asking the upstream once.
 func (p *Proxy) keySchemaOf(ctx context.Context, table string, ts *tableState) (keySchema, error) {
-	if ts.keys.hash != "" {
-		return ts.keys, nil
+	p.mu.Lock()
+	known := ts.keys
+	p.mu.Unlock()
+	if known.hash != "" {
+		return known, nil
 	}
 	var out struct {
 		Table struct {
@@ -371,7 +374,9 @@ func (p *Proxy) keySchemaOf(ctx context.Context, table string, ts *tableState) (
 			ks.rng = k.AttributeName
 		}
 	}
+	p.mu.Lock()
 	ts.keys = ks
+	p.mu.Unlock()
 	return ks, nil
 }
 
