@@ -16,7 +16,7 @@ import (
 
 // newStore starts dynalite, creates every table under a prefix and returns a store on them
 // with the real SDK client.
-func newStore(t *testing.T) (*dynamo.Store, *dynamodb.Client) {
+func newStore(t testing.TB) (*dynamo.Store, *dynamodb.Client) {
 	t.Helper()
 	srv := dynalitetest.StartForTest(t)
 	client := srv.Client()
