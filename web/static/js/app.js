@@ -158,6 +158,7 @@ function signOut() {
   activeId = "";
   sessionStorage.removeItem(SESSION_KEY);
   nodeCache.clear();
+  listCache.clear();
   $("message-list").replaceChildren();
   $("conv-list").replaceChildren();
   showLogin();
@@ -568,37 +569,38 @@ function renderList() {
     const title = store.title(c);
     if (filter && !title.toLowerCase().includes(filter)) continue;
     const p = previewOf(c);
-    const avatar = paintAvatar(h("div", { class: "avatar" }), title, c.kind === GROUP);
-    if (c.kind === DM && c.peer) {
-      const pr = store.presence.get(c.peer);
-      avatar.append(h("span", { class: `presence ${pr?.online ? "online" : "offline"}`, title: pr?.online ? "online" : "offline" }));
-    }
     const unread = c.id === activeId && isVisible() ? 0 : c.unread;
+    const pr = c.kind === DM && c.peer ? store.presence.get(c.peer) : undefined;
+    const sig = JSON.stringify([title, c.kind, c.peer, pr?.online, c.id === activeId, unread, p.text, p.typing, shortWhen(p.time || c.sortKey())]);
     items.push(
-      h(
-        "button",
-        {
-          type: "button",
-          class: `conv${c.id === activeId ? " active" : ""}${unread ? " unread" : ""}`,
-          dataset: { id: c.id, title },
-          onclick: () => openConversation(c.id),
-        },
-        avatar,
-        h(
-          "div",
-          { class: "conv-main" },
-          h("div", { class: "row" }, h("span", { class: "conv-name" }, title), h("time", { class: "conv-time" }, shortWhen(p.time || c.sortKey()))),
+      cachedNode(listCache, c.id, sig, () => {
+        const avatar = paintAvatar(h("div", { class: "avatar" }), title, c.kind === GROUP);
+        if (c.kind === DM && c.peer) avatar.append(h("span", { class: `presence ${pr?.online ? "online" : "offline"}`, title: pr?.online ? "online" : "offline" }));
+        return h(
+          "button",
+          {
+            type: "button",
+            class: `conv${c.id === activeId ? " active" : ""}${unread ? " unread" : ""}`,
+            dataset: { id: c.id, title },
+            onclick: () => openConversation(c.id),
+          },
+          avatar,
           h(
             "div",
-            { class: "row" },
-            h("span", { class: `preview${p.typing ? " typing-preview" : ""}` }, p.text),
-            unread ? h("span", { class: "badge", "aria-label": `${unread} unread` }, unread >= 100 ? "99+" : String(unread)) : null,
+            { class: "conv-main" },
+            h("div", { class: "row" }, h("span", { class: "conv-name" }, title), h("time", { class: "conv-time" }, shortWhen(p.time || c.sortKey()))),
+            h(
+              "div",
+              { class: "row" },
+              h("span", { class: `preview${p.typing ? " typing-preview" : ""}` }, p.text),
+              unread ? h("span", { class: "badge", "aria-label": `${unread} unread` }, unread >= 100 ? "99+" : String(unread)) : null,
+            ),
           ),
-        ),
-      ),
+        );
+      }),
     );
   }
-  $("conv-list").replaceChildren(...items);
+  setChildren($("conv-list"), items);
   $("conv-empty").hidden = all.length > 0;
   $("conv-list").hidden = all.length === 0;
   const totalUnread = all.reduce((n, c) => n + (c.id === activeId ? 0 : c.unread), 0);
@@ -609,14 +611,28 @@ function pendingFor(c) {
   return client.outbox.items.filter((e) => (e.conversationId ? e.conversationId === c.id : c.kind === DM && e.to === c.peer));
 }
 
-const nodeCache = new Map(); // key -> {sig, el}
+// Rendering rebuilds only what changed: nodes are cached by key with a signature of what
+// they show, and a container's children are replaced only when the sequence differs. This
+// keeps clicks, selections and scroll positions stable while events stream in.
+const nodeCache = new Map(); // message key -> {sig, el}
+const listCache = new Map(); // conversationId -> {sig, el}
 
-function messageNode(key, sig, build) {
-  const hit = nodeCache.get(key);
+function cachedNode(cache, key, sig, build) {
+  const hit = cache.get(key);
   if (hit && hit.sig === sig) return hit.el;
   const el = build();
-  nodeCache.set(key, { sig, el });
+  cache.set(key, { sig, el });
   return el;
+}
+
+function messageNode(key, sig, build) {
+  return cachedNode(nodeCache, key, sig, build);
+}
+
+function setChildren(parent, nodes) {
+  const cur = parent.children;
+  if (cur.length === nodes.length && nodes.every((n, i) => cur[i] === n)) return;
+  parent.replaceChildren(...nodes);
 }
 
 function ticks(mark) {
@@ -674,7 +690,10 @@ function renderPane() {
   const msgs = c.ordered();
   let prev = null;
   const seen = new Set();
-  const pushDay = (t) => nodes.push(h("div", { class: "day" }, h("span", {}, dayLabel(t))));
+  const pushDay = (t) => {
+    const label = dayLabel(t);
+    nodes.push(messageNode(`d:${new Date(t).toDateString()}`, label, () => h("div", { class: "day" }, h("span", {}, label))));
+  };
   for (const m of msgs) {
     if (!prev || !sameDay(prev.createdAt, m.createdAt)) pushDay(m.createdAt);
     const own = m.senderId === store.me;
@@ -703,20 +722,22 @@ function renderPane() {
     if (prev && !sameDay(prev.createdAt, e.createdAt)) pushDay(e.createdAt);
     const first = !prev || prev.senderId !== store.me;
     nodes.push(
-      h(
-        "div",
-        { class: `msg own pending${first ? " first" : ""}`, dataset: { clientMsgId: e.clientMsgId } },
+      messageNode(`p:${e.clientMsgId}`, JSON.stringify([first]), () =>
         h(
           "div",
-          { class: "bubble" },
-          h("span", { class: "text" }, e.body),
-          h("span", { class: "meta" }, h("time", {}, clock(e.createdAt)), h("span", { class: "ticks pending", title: "Sending", "aria-label": "Sending" })),
+          { class: `msg own pending${first ? " first" : ""}`, dataset: { clientMsgId: e.clientMsgId } },
+          h(
+            "div",
+            { class: "bubble" },
+            h("span", { class: "text" }, e.body),
+            h("span", { class: "meta" }, h("time", {}, clock(e.createdAt)), h("span", { class: "ticks pending", title: "Sending", "aria-label": "Sending" })),
+          ),
         ),
       ),
     );
     prev = { senderId: store.me, createdAt: e.createdAt };
   }
-  $("message-list").replaceChildren(...nodes);
+  setChildren($("message-list"), nodes);
   if (atBottom) list.scrollTop = list.scrollHeight;
   stickToBottom = false;
   $("jump").hidden = atBottom || list.scrollHeight - list.scrollTop - list.clientHeight < 200;
