@@ -124,7 +124,7 @@ func (r *recorder) reset() {
 
 // env is one handler over the shared database, with its own recorder.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	store  *dynamo.Store
 	svc    *chat.Service
 	h      *Handler
@@ -133,7 +133,7 @@ type env struct {
 	ctx    context.Context
 }
 
-func newEnv(t *testing.T, opts chat.Options) *env {
+func newEnv(t testing.TB, opts chat.Options) *env {
 	t.Helper()
 	store, err := dynamo.New(db, tables)
 	if err != nil {
@@ -155,14 +155,14 @@ func newEnv(t *testing.T, opts chat.Options) *env {
 	}
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
 
 // uid returns a user id unique to this run, so tests can share the database.
 func uid(name string) string { return name + "-" + ulid.Make().String()[14:] }
 
-func fixture[T any](t *testing.T, name string) T {
+func fixture[T any](t testing.TB, name string) T {
 	t.Helper()
 	b, err := os.ReadFile("testdata/" + name)
 	if err != nil {

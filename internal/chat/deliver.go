@@ -16,62 +16,69 @@ type target struct {
 	connectionID string
 }
 
-// connectionsOf returns the live connections of the users, read with bounded concurrency,
-// leaving out the connection exclude.
-func (s *Service) connectionsOf(ctx context.Context, users []string, exclude string) ([]target, error) {
-	now := s.now()
-	perUser := make([][]Connection, len(users))
-	err := parallel(ctx, len(users), s.opts.ReadConcurrency, func(ctx context.Context, i int) error {
-		conns, err := s.connections.Connections(ctx, users[i], now)
-		if err != nil {
-			return fmt.Errorf("read connections of %s: %w", users[i], err)
-		}
-		perUser[i] = conns
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	var targets []target
-	for _, conns := range perUser {
-		for _, c := range conns {
-			if c.ConnectionID != exclude {
-				targets = append(targets, target{userID: c.UserID, connectionID: c.ConnectionID})
-			}
-		}
-	}
-	return targets, nil
-}
-
 // pushStats counts what one push round did.
 type pushStats struct {
 	delivered, gone, rejected, failed atomic.Int64
 }
 
-// pushAll posts frame to every target with bounded concurrency. A connection that is gone
-// is deleted; a transient failure is retried with jittered backoff up to
-// PushAttempts times when retry is set. It returns an error when some pushes still failed
-// transiently: the frame did not reach every connection.
-func (s *Service) pushAll(ctx context.Context, targets []target, frame []byte, retry bool) (*pushStats, error) {
+// pushToUsers posts frame to every live connection of users but exclude. Reading the
+// members' connections and posting overlap: ReadConcurrency readers feed
+// PushConcurrency posters, so the first posts start after the first read, not after the
+// last. A connection that is gone is deleted; a transient failure is retried with
+// jittered backoff up to PushAttempts times when retry is set. It returns an error when
+// connections could not be read or some pushes still failed: the frame did not reach
+// every connection.
+func (s *Service) pushToUsers(ctx context.Context, users []string, exclude string, frame []byte, retry bool) (*pushStats, error) {
 	var st pushStats
 	attempts := 1
 	if retry {
 		attempts = s.opts.PushAttempts
 	}
-	sem := make(chan struct{}, s.opts.PushConcurrency)
+	now := s.now()
+	targets := make(chan target, s.opts.PushConcurrency)
+	var readErr error
+	var readOnce sync.Once
+	go func() {
+		defer close(targets)
+		_ = parallel(ctx, len(users), s.opts.ReadConcurrency, func(ctx context.Context, i int) error {
+			conns, err := s.connections.Connections(ctx, users[i], now)
+			if err != nil {
+				// Keep reading the others: one unreadable member must not starve the rest.
+				readOnce.Do(func() { readErr = fmt.Errorf("read connections of %s: %w", users[i], err) })
+				return nil
+			}
+			for _, c := range conns {
+				if c.ConnectionID == exclude {
+					continue
+				}
+				select {
+				case targets <- target{userID: c.UserID, connectionID: c.ConnectionID}:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			return nil
+		})
+	}()
 	var wg sync.WaitGroup
-	for _, t := range targets {
-		sem <- struct{}{}
+	for range s.opts.PushConcurrency {
 		wg.Add(1)
-		go func(t target) {
+		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
-			s.pushOne(ctx, t, frame, attempts, &st)
-		}(t)
+			for t := range targets {
+				s.pushOne(ctx, t, frame, attempts, &st)
+			}
+		}()
 	}
 	wg.Wait()
+	if readErr != nil {
+		return &st, readErr
+	}
+	if err := ctx.Err(); err != nil {
+		return &st, err
+	}
 	if n := st.failed.Load(); n > 0 {
-		return &st, fmt.Errorf("%d of %d pushes failed", n, len(targets))
+		return &st, fmt.Errorf("%d of %d pushes failed", n, n+st.delivered.Load()+st.gone.Load()+st.rejected.Load())
 	}
 	return &st, nil
 }
@@ -116,12 +123,7 @@ func (s *Service) broadcast(ctx context.Context, users []string, exclude string,
 		s.log.ErrorContext(ctx, "encode event", "err", err)
 		return
 	}
-	targets, err := s.connectionsOf(ctx, users, exclude)
-	if err != nil {
-		s.log.WarnContext(ctx, "broadcast: read connections", "err", err)
-		return
-	}
-	if _, err := s.pushAll(ctx, targets, data, false); err != nil {
+	if _, err := s.pushToUsers(ctx, users, exclude, data, false); err != nil {
 		s.log.WarnContext(ctx, "broadcast", "err", err)
 	}
 }
@@ -159,11 +161,7 @@ func (d *Deliverer) Deliver(ctx context.Context, m Message) error {
 	if err != nil {
 		return err
 	}
-	targets, err := d.s.connectionsOf(ctx, members, "")
-	if err != nil {
-		return err
-	}
-	st, err := d.s.pushAll(ctx, targets, frame, true)
+	st, err := d.s.pushToUsers(ctx, members, "", frame, true)
 	d.s.log.DebugContext(ctx, "delivered", slog.String("conversationId", m.ConversationID), slog.String("messageId", m.MessageID),
 		slog.Int("members", len(members)), slog.Int64("pushed", st.delivered.Load()), slog.Int64("gone", st.gone.Load()))
 	if err != nil {

@@ -36,7 +36,7 @@ type Options struct {
 	// PushConcurrency bounds parallel pushes of one fan-out. Default 64.
 	PushConcurrency int
 	// ReadConcurrency bounds parallel store reads of one call (connections of many
-	// members, cursors of many conversations). Default 16.
+	// members, cursors of many conversations). Default 64.
 	ReadConcurrency int
 	// PushAttempts is how often a push that failed transiently is tried in all. Default 4.
 	PushAttempts int
@@ -63,7 +63,7 @@ func (o *Options) setDefaults() {
 		o.PushConcurrency = 64
 	}
 	if o.ReadConcurrency <= 0 {
-		o.ReadConcurrency = 16
+		o.ReadConcurrency = 64
 	}
 	if o.PushAttempts <= 0 {
 		o.PushAttempts = 4

@@ -37,37 +37,30 @@ func DecodeRequest(frame []byte) (Request, error) {
 	if !utf8.Valid(frame) {
 		return req, Errorf(CodeBadRequest, "frame is not UTF-8 text")
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(frame, &fields); err != nil || fields == nil {
+	if trimmed := bytes.TrimLeft(frame, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
 		return req, Errorf(CodeBadRequest, "frame is not a JSON object")
 	}
-	// Read action and requestId on their own first, so that they can be echoed even when
-	// another field is malformed.
-	_ = json.Unmarshal(fields["action"], &req.Action)
-	if raw, ok := fields["requestId"]; ok {
-		if err := json.Unmarshal(raw, &req.RequestID); err != nil {
-			req.RequestID = ""
-			return req, Errorf(CodeBadRequest, "requestId must be a string")
-		}
-		if n := utf8.RuneCountInString(req.RequestID); n < 1 || n > MaxIDLength {
-			req.RequestID = ""
-			return req, Errorf(CodeBadRequest, "requestId must be 1 to %d characters", MaxIDLength)
-		}
-	}
-	if raw, ok := fields["action"]; !ok || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
-		return req, Errorf(CodeBadRequest, "action is missing")
-	}
-	action, requestID := req.Action, req.RequestID
+	// One pass: on a field of the wrong type, encoding/json still fills the other fields
+	// (action and requestId among them) and reports the first bad field.
 	if err := json.Unmarshal(frame, &req); err != nil {
-		req.Action, req.RequestID = action, requestID
 		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			return req, Errorf(CodeBadRequest, "%s has the wrong type: want %s", typeErr.Field, typeErr.Type)
+		if !errors.As(err, &typeErr) || typeErr.Field == "" {
+			return Request{}, Errorf(CodeBadRequest, "frame is not a JSON object")
 		}
-		return req, Errorf(CodeBadRequest, "malformed frame: %v", err)
+		if typeErr.Field == "requestId" {
+			req.RequestID = ""
+		}
+		return req, Errorf(CodeBadRequest, "%s has the wrong type: want %s", typeErr.Field, typeErr.Type)
+	}
+	if n := utf8.RuneCountInString(req.RequestID); req.RequestID != "" && n > MaxIDLength {
+		req.RequestID = ""
+		return req, Errorf(CodeBadRequest, "requestId must be 1 to %d characters", MaxIDLength)
+	}
+	if req.RequestID == "" && bytes.Contains(frame, []byte(`"requestId"`)) {
+		return req, Errorf(CodeBadRequest, "requestId must be 1 to %d characters", MaxIDLength)
 	}
 	if req.Action == "" {
-		return req, Errorf(CodeBadRequest, "action must be a non-empty string")
+		return req, Errorf(CodeBadRequest, "action is missing: every frame names its action")
 	}
 	return req, nil
 }

@@ -41,14 +41,17 @@ func RunMessageStoreTests(t *testing.T, newStore func(t *testing.T) chat.Message
 }
 
 // seedMessages stores n messages in a fresh conversation, alternating senders a and b,
-// in shuffled order, and returns them in id order. A neighbouring conversation gets
+// in shuffled order, and returns them in id order. gaps[i] is a valid ULID that is not
+// stored, between the ids of messages i-1 and i. A neighbouring conversation gets
 // messages too, which no read of the first may return.
-func seedMessages(t *testing.T, s chat.MessageStore, n int, a, b string) (string, []chat.Message) {
+func seedMessages(t *testing.T, s chat.MessageStore, n int, a, b string) (conv string, msgs []chat.Message, gaps []string) {
 	t.Helper()
 	ctx := ctxFor(t)
-	conv := newConv()
-	msgs := make([]chat.Message, n)
+	conv = newConv()
+	msgs = make([]chat.Message, n)
+	gaps = make([]string, n)
 	for i := range msgs {
+		gaps[i] = newID()
 		sender := a
 		if i%2 == 1 {
 			sender = b
@@ -70,7 +73,7 @@ func seedMessages(t *testing.T, s chat.MessageStore, n int, a, b string) (string
 	for _, i := range rand.Perm(n) {
 		must(t, s.PutMessage(ctx, msgs[i]), "put message")
 	}
-	return conv, msgs
+	return conv, msgs, gaps
 }
 
 func reversed(ms []chat.Message) []chat.Message {
@@ -96,8 +99,8 @@ func testPutGet(t *testing.T, s chat.MessageStore) {
 
 func testGetMissing(t *testing.T, s chat.MessageStore) {
 	ctx := ctxFor(t)
-	conv, msgs := seedMessages(t, s, 1, newUser("a"), newUser("b"))
-	_, err := s.GetMessage(ctx, conv, newID())
+	conv, msgs, gaps := seedMessages(t, s, 1, newUser("a"), newUser("b"))
+	_, err := s.GetMessage(ctx, conv, gaps[0])
 	wantErrIs(t, err, chat.ErrNotFound, "GetMessage of an unknown id")
 	_, err = s.GetMessage(ctx, newConv(), msgs[0].MessageID)
 	wantErrIs(t, err, chat.ErrNotFound, "GetMessage in the wrong conversation")
@@ -118,7 +121,7 @@ func testPutIdempotent(t *testing.T, s chat.MessageStore) {
 }
 
 func testBefore(t *testing.T, s chat.MessageStore) {
-	conv, msgs := seedMessages(t, s, 7, newUser("a"), newUser("b"))
+	conv, msgs, gaps := seedMessages(t, s, 7, newUser("a"), newUser("b"))
 	id := func(i int) string { return msgs[i].MessageID }
 	// newest first: msgs[6], msgs[5], ...
 	cases := []struct {
@@ -138,7 +141,7 @@ func testBefore(t *testing.T, s chat.MessageStore) {
 		{"before middle, big limit", id(3), 50, reversed(msgs[:3]), false},
 		{"before the first", id(0), 5, nil, false},
 		{"before an id past the newest", newID(), 2, reversed(msgs[5:]), true},
-		{"before an id not stored", between(msgs[2].MessageID, msgs[3].MessageID), 10, reversed(msgs[:3]), false},
+		{"before an id not stored", gaps[3], 10, reversed(msgs[:3]), false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -153,7 +156,7 @@ func testBefore(t *testing.T, s chat.MessageStore) {
 }
 
 func testAfter(t *testing.T, s chat.MessageStore) {
-	conv, msgs := seedMessages(t, s, 7, newUser("a"), newUser("b"))
+	conv, msgs, gaps := seedMessages(t, s, 7, newUser("a"), newUser("b"))
 	id := func(i int) string { return msgs[i].MessageID }
 	cases := []struct {
 		name     string
@@ -172,7 +175,7 @@ func testAfter(t *testing.T, s chat.MessageStore) {
 		{"after middle, big limit", id(3), 50, msgs[4:], false},
 		{"after the newest", id(6), 5, nil, false},
 		{"after an id below the first", "00000000000000000000000000", 2, msgs[:2], true},
-		{"after an id not stored", between(msgs[2].MessageID, msgs[3].MessageID), 10, msgs[3:], false},
+		{"after an id not stored", gaps[3], 10, msgs[3:], false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -186,20 +189,11 @@ func testAfter(t *testing.T, s chat.MessageStore) {
 	}
 }
 
-// between returns a string that sorts strictly between a and b (a < b), built from a.
-func between(a, b string) string {
-	c := a + "0"
-	if !(a < c && c < b) {
-		panic(fmt.Sprintf("chattest: no string between %q and %q", a, b))
-	}
-	return c
-}
-
 // testWalkPages pages through a conversation in both directions with several page sizes,
 // and checks that every message comes exactly once, in order, and that more is false
 // exactly on the last page.
 func testWalkPages(t *testing.T, s chat.MessageStore) {
-	conv, msgs := seedMessages(t, s, 10, newUser("a"), newUser("b"))
+	conv, msgs, _ := seedMessages(t, s, 10, newUser("a"), newUser("b"))
 	for _, limit := range []int{1, 2, 3, 5, 10} {
 		t.Run(fmt.Sprintf("limit %d", limit), func(t *testing.T) {
 			ctx := ctxFor(t)
@@ -330,7 +324,7 @@ func testReserveRace(t *testing.T, s chat.MessageStore) {
 
 func testCountAfter(t *testing.T, s chat.MessageStore) {
 	a, b := newUser("alice"), newUser("bob")
-	conv, msgs := seedMessages(t, s, 12, a, b) // even indexes from a, odd from b
+	conv, msgs, gaps := seedMessages(t, s, 12, a, b) // even indexes from a, odd from b
 	id := func(i int) string { return msgs[i].MessageID }
 	cases := []struct {
 		name    string
@@ -351,7 +345,7 @@ func testCountAfter(t *testing.T, s chat.MessageStore) {
 		{"after the fifth, excluding bob", id(4), b, 100, 3},   // 6, 8, 10
 		{"after the fifth, capped", id(4), "", 3, 3},
 		{"after the newest", id(11), "", 100, 0},
-		{"after an id not stored", between(id(9), id(10)), "", 100, 2},
+		{"after an id not stored", gaps[10], "", 100, 2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
