@@ -86,18 +86,20 @@ func (s *Store) Close() {
 	}
 }
 
-func (s *Store) write(ctx context.Context, stmt string, args ...any) *gocql.Query {
-	return s.session.Query(stmt, args...).WithContext(ctx).Consistency(s.cfg.WriteConsistency)
+// write, read and lwt build queries; the context is given when they run (ExecContext,
+// IterContext, ScanContext, MapScanCASContext).
+func (s *Store) write(stmt string, args ...any) *gocql.Query {
+	return s.session.Query(stmt, args...).Consistency(s.cfg.WriteConsistency)
 }
 
-func (s *Store) read(ctx context.Context, stmt string, args ...any) *gocql.Query {
-	return s.session.Query(stmt, args...).WithContext(ctx).Consistency(s.cfg.ReadConsistency)
+func (s *Store) read(stmt string, args ...any) *gocql.Query {
+	return s.session.Query(stmt, args...).Consistency(s.cfg.ReadConsistency)
 }
 
 // lwt is a lightweight transaction: Paxos at SerialConsistency, committed at
 // WriteConsistency. The driver does not retry it; lwtDo does.
-func (s *Store) lwt(ctx context.Context, stmt string, args ...any) *gocql.Query {
-	return s.write(ctx, stmt, args...).SerialConsistency(s.cfg.SerialConsistency).Idempotent(false)
+func (s *Store) lwt(stmt string, args ...any) *gocql.Query {
+	return s.write(stmt, args...).SerialConsistency(s.cfg.SerialConsistency).Idempotent(false)
 }
 
 // lwtDo runs an LWT attempt until it returns without an outcome-unknown error (a write or
@@ -147,7 +149,7 @@ func (s *Store) Reserve(ctx context.Context, r chat.Reservation) (chat.Reservati
 	_, err := s.lwtDo(ctx, func() error {
 		clear(existing)
 		var err error
-		applied, err = s.lwt(ctx, s.qReserve, r.ConversationID, r.SenderID, r.ClientMsgID, r.MessageID, r.CreatedAt).
+		applied, err = s.lwt(s.qReserve, r.ConversationID, r.SenderID, r.ClientMsgID, r.MessageID, r.CreatedAt).
 			MapScanCASContext(ctx, existing)
 		return err
 	})
@@ -175,7 +177,7 @@ func (s *Store) PutMessage(ctx context.Context, m chat.Message) error {
 	if err := checkKey(what, m.ConversationID, m.MessageID); err != nil {
 		return err
 	}
-	err := s.write(ctx, s.qPut, m.ConversationID, m.MessageID, m.SenderID, m.Body, m.CreatedAt, m.ClientMsgID).
+	err := s.write(s.qPut, m.ConversationID, m.MessageID, m.SenderID, m.Body, m.CreatedAt, m.ClientMsgID).
 		Idempotent(true).ExecContext(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
@@ -190,7 +192,7 @@ func (s *Store) GetMessage(ctx context.Context, conversationID, messageID string
 		return chat.Message{}, err
 	}
 	var m chat.Message
-	err := s.read(ctx, s.qGet, conversationID, messageID).
+	err := s.read(s.qGet, conversationID, messageID).
 		ScanContext(ctx, &m.ConversationID, &m.MessageID, &m.SenderID, &m.Body, &m.CreatedAt, &m.ClientMsgID)
 	if errors.Is(err, gocql.ErrNotFound) {
 		return chat.Message{}, fmt.Errorf("%s: %w", what, chat.ErrNotFound)
@@ -211,9 +213,9 @@ func (s *Store) Before(ctx context.Context, conversationID, before string, limit
 	if limit < 1 {
 		return nil, false, fmt.Errorf("%s: limit %d is not positive", what, limit)
 	}
-	q := s.read(ctx, s.qBeforeFirst, conversationID, limit+1)
+	q := s.read(s.qBeforeFirst, conversationID, limit+1)
 	if before != "" {
-		q = s.read(ctx, s.qBefore, conversationID, before, limit+1)
+		q = s.read(s.qBefore, conversationID, before, limit+1)
 	}
 	return s.page(ctx, what, q, limit)
 }
@@ -227,9 +229,9 @@ func (s *Store) After(ctx context.Context, conversationID, after string, limit i
 	if limit < 1 {
 		return nil, false, fmt.Errorf("%s: limit %d is not positive", what, limit)
 	}
-	q := s.read(ctx, s.qAfterFirst, conversationID, limit+1)
+	q := s.read(s.qAfterFirst, conversationID, limit+1)
 	if after != "" {
-		q = s.read(ctx, s.qAfter, conversationID, after, limit+1)
+		q = s.read(s.qAfter, conversationID, after, limit+1)
 	}
 	return s.page(ctx, what, q, limit)
 }
@@ -262,9 +264,9 @@ func (s *Store) CountAfter(ctx context.Context, conversationID, after, excludeSe
 	if max < 1 {
 		return 0, nil
 	}
-	q := s.read(ctx, s.qCountAll, conversationID)
+	q := s.read(s.qCountAll, conversationID)
 	if after != "" {
-		q = s.read(ctx, s.qCountAfter, conversationID, after)
+		q = s.read(s.qCountAfter, conversationID, after)
 	}
 	iter := q.PageSize(min(max+1, 1000)).IterContext(ctx)
 	n := 0
@@ -299,7 +301,7 @@ func (s *Store) AdvanceCursor(ctx context.Context, conversationID, userID, statu
 		retried, err := s.lwtDo(ctx, func() error {
 			clear(current)
 			var err error
-			applied, err = s.lwt(ctx, s.qCursorUpdate, upTo, conversationID, userID, status, upTo).
+			applied, err = s.lwt(s.qCursorUpdate, upTo, conversationID, userID, status, upTo).
 				MapScanCASContext(ctx, current)
 			return err
 		})
@@ -318,7 +320,7 @@ func (s *Store) AdvanceCursor(ctx context.Context, conversationID, userID, statu
 		retried, err = s.lwtDo(ctx, func() error {
 			clear(current)
 			var err error
-			applied, err = s.lwt(ctx, s.qCursorInsert, conversationID, userID, status, upTo).
+			applied, err = s.lwt(s.qCursorInsert, conversationID, userID, status, upTo).
 				MapScanCASContext(ctx, current)
 			return err
 		})
@@ -358,7 +360,7 @@ func (s *Store) Cursors(ctx context.Context, conversationID string, userIDs []st
 	const batch = 100
 	for i := 0; i < len(unique); i += batch {
 		part := unique[i:min(i+batch, len(unique))]
-		iter := s.read(ctx, s.qCursorGet, conversationID, part).IterContext(ctx)
+		iter := s.read(s.qCursorGet, conversationID, part).IterContext(ctx)
 		var user, status, upTo string
 		for iter.Scan(&user, &status, &upTo) {
 			c := byUser[user]
