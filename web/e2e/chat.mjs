@@ -160,6 +160,20 @@ try {
   await shot(alice, "04-alice-chat.png");
   await shot(bob, "05-bob-chat.png");
 
+  step("alice loses her connection, writes meanwhile; it is resent and synced after reconnect");
+  await alice.page.evaluate(() => window.parley.client.ws.close(4000, "test: connection lost"));
+  await alice.page.locator("#composer-input").fill("Sent while offline");
+  await alice.page.keyboard.press("Enter");
+  await alice.page.locator(".msg.own", { hasText: "Sent while offline" }).waitFor();
+  await bob.page.locator("#composer-input").fill("Did you get this?");
+  await bob.page.keyboard.press("Enter");
+  await alice.page.locator('#conn-state[data-state="open"]').waitFor();
+  await alice.page.locator(".msg.other", { hasText: "Did you get this?" }).waitFor();
+  await alice.page.locator('.msg.own[data-status="read"]', { hasText: "Sent while offline" }).waitFor();
+  await bob.page.locator(".msg.other", { hasText: "Sent while offline" }).waitFor();
+  const offline = await bob.page.locator(".msg.other .text").getByText("Sent while offline", { exact: true }).count();
+  if (offline !== 1) throw new Error(`bob has "Sent while offline" ${offline} times, want once`);
+
   step("alice creates a group with bob and carol");
   const group = `Lunch crew ${run}`;
   await alice.page.locator("#new-chat").click();

@@ -148,6 +148,8 @@ function startChat(session) {
   client.addEventListener("conversation", (e) => onConversation(e.detail.conversation));
   client.addEventListener("servererror", (e) => toast(describe(e.detail)));
   client.start();
+  // For the console and the browser test: the live client and model.
+  window.parley = { client, store };
   render();
 }
 
@@ -223,7 +225,6 @@ function onMessage(m) {
   const isNew = store.addMessage(m);
   const c = store.get(m.conversationId);
   if (!known) refreshConversationsSoon();
-  if (m.senderId === store.me && m.clientMsgId) client.outbox.remove(m.clientMsgId);
   if (isNew) {
     c.activity = Date.now();
     queueDelivered(c, m.messageId);
@@ -546,6 +547,12 @@ function render() {
 
 function renderNow() {
   if (!store) return;
+  for (const [from, to] of store.adoptDrafts()) {
+    if (activeId === from) {
+      activeId = to.id;
+      if (to.next === undefined) loadHistory(to, false);
+    }
+  }
   renderList();
   renderPane();
 }

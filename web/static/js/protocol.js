@@ -300,19 +300,18 @@ export class ParleyClient extends EventTarget {
         return;
       case "ack":
         this.sendRequests.delete(frame.requestId);
-        this.inFlight.delete(frame.clientMsgId);
-        {
-          const entry = this.outbox.get(frame.clientMsgId);
-          if (entry?.to) this.outbox.retarget(entry.to, frame.conversationId);
-          this.outbox.remove(frame.clientMsgId);
-          this.emit("ack", { ...frame, entry });
-        }
-        this.emit("outbox");
+        this.settle(frame);
         if (p) p.resolve(frame);
         return;
-      case "message":
-        this.emit("message", { message: frame.message });
+      case "message": {
+        const m = frame.message;
+        // Our own message can arrive (fan-out) before its ack: it is stored, so settle it now.
+        if (m && m.senderId === this.user && m.clientMsgId && this.outbox.get(m.clientMsgId)) {
+          this.settle({ type: "ack", clientMsgId: m.clientMsgId, conversationId: m.conversationId, messageId: m.messageId, createdAt: m.createdAt });
+        }
+        this.emit("message", { message: m });
         return;
+      }
       case "typing":
         this.emit("typing", frame);
         return;
@@ -331,6 +330,19 @@ export class ParleyClient extends EventTarget {
       default:
         if (p) p.resolve(frame);
     }
+  }
+
+  /**
+   * settle takes a stored message out of the outbox and emits `ack` with the outbox entry
+   * (undefined when it was settled already, by the message event or an earlier ack).
+   */
+  settle(ack) {
+    this.inFlight.delete(ack.clientMsgId);
+    const entry = this.outbox.get(ack.clientMsgId);
+    if (entry?.to) this.outbox.retarget(entry.to, ack.conversationId);
+    this.outbox.remove(ack.clientMsgId);
+    this.emit("ack", { ...ack, entry });
+    if (entry) this.emit("outbox");
   }
 
   /**

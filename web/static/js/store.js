@@ -24,7 +24,7 @@ function maxId(a, b) {
 export class Conversation {
   constructor(id) {
     this.id = id;
-    this.kind = DM;
+    this.kind = ""; // DM or GROUP; "" until the server says (a message can come first)
     this.name = "";
     this.members = null; // string[] once known
     this.memberCount = 0;
@@ -112,6 +112,26 @@ export class ChatStore {
     return c;
   }
 
+  /**
+   * adoptDrafts drops each draft whose real direct conversation is now known. It returns a
+   * map from the dropped draft ids to the conversation that replaces each.
+   */
+  adoptDrafts() {
+    const moved = new Map();
+    for (const d of [...this.convs.values()]) {
+      if (!d.draft) continue;
+      for (const c of this.convs.values()) {
+        if (!c.draft && c.kind === DM && c.peer === d.peer) {
+          this.convs.delete(d.id);
+          c.activity = Math.max(c.activity, d.activity);
+          moved.set(d.id, c);
+          break;
+        }
+      }
+    }
+    return moved;
+  }
+
   /** listed applies one entry of a `conversations` reply. */
   listed(e) {
     const c = this.ensure(e.conversationId);
@@ -182,6 +202,10 @@ export class ChatStore {
       // History may bring status fields for a message we already have.
       for (const k of ["status", "deliveredTo", "readBy"]) if (m[k] !== undefined) old[k] = m[k];
       return false;
+    }
+    if (!c.kind && c.id.startsWith("dm:")) {
+      c.kind = DM;
+      this.guessPeer(c);
     }
     c.messages.set(m.messageId, { ...m });
     c.sorted = null;
@@ -279,6 +303,7 @@ export class ChatStore {
   /** title is how a conversation is named in the UI. */
   title(c) {
     if (c.kind === DM) return c.peer || c.name || "Direct message";
+    if (!c.kind) return c.name || "…";
     if (c.name) return c.name;
     const others = (c.members || []).filter((m) => m !== this.me);
     return others.length ? others.join(", ") : "Group";
