@@ -4,7 +4,7 @@ FUNCTIONS := connect disconnect authorizer send receipts history conversations p
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOFLAGS_LAMBDA := -tags lambda.norpc -trimpath -ldflags="-s -w"
 
-.PHONY: all build run test test-go lint deps node-deps browser-deps clean bench sizes $(FUNCTIONS:%=build-%)
+.PHONY: all build run test lint deps node-deps browser-deps cassandra-deps clean bench sizes $(FUNCTIONS:%=build-%)
 
 all: build
 
@@ -20,8 +20,12 @@ build-%:
 sizes: build
 	@for f in $(FUNCTIONS); do printf '%-14s %8d bytes bootstrap  %8d bytes zip\n' $$f $$(stat -c %s bin/$$f/bootstrap) $$(stat -c %s dist/$$f.zip); done
 
-## deps: what the tests and the local runtime need besides Go (dynalite, playwright-core, chromium)
-deps: node-deps browser-deps
+## deps: what the tests and the local runtime need besides Go (dynalite, playwright-core,
+## chromium, Cassandra's jars)
+deps: node-deps browser-deps cassandra-deps
+
+cassandra-deps:
+	scripts/cassandra/cassandra.sh fetch
 
 node-deps: node_modules/.package-lock.json
 
@@ -36,9 +40,9 @@ browser-deps:
 run: node-deps
 	go run ./cmd/parley local $(ARGS)
 
-## test: every test (Go, the browser test, the infra tests)
+## test: every test: Go (with one real Cassandra for the whole run), the browser test, the infra tests
 test: deps
-	go test -count=1 -timeout 30m ./...
+	scripts/cassandra/with-cassandra.sh go test -count=1 -timeout 40m ./...
 	$(MAKE) -C infra test
 
 ## lint: gofmt, go vet and staticcheck

@@ -110,11 +110,22 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		return nil, fmt.Errorf("app: %w", err)
 	}
 	var messages chat.MessageStore = store
+	closeFn := func() {}
 	switch {
 	case opts.MessageStore != nil:
 		messages = opts.MessageStore
 	case cfg.MessageStore == config.StoreKeyspaces:
-		return nil, fmt.Errorf("app: MESSAGE_STORE=keyspaces needs the Keyspaces store linked in (Options.MessageStore)")
+		ks, err := openKeyspaces(*awsCfg, cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		outbox, err := dynamo.NewOutbox(DynamoDB(*awsCfg, cfg), cfg.TableOutbox)
+		if err != nil {
+			ks.Close()
+			return nil, fmt.Errorf("app: %w", err)
+		}
+		messages = dynamo.OutboxStore{MessageStore: ks, Outbox: outbox}
+		closeFn = ks.Close
 	}
 
 	var pusher chat.Pusher = noPusher{}
@@ -143,7 +154,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		Service: svc,
 		Handler: awslambda.NewHandler(svc, pusher, awslambda.HandlerOptions{Routes: opts.Routes, Logger: log}),
 		Stream:  awslambda.NewStreamHandler(svc, log),
-		Close:   func() {},
+		Close:   closeFn,
 	}, nil
 }
 
