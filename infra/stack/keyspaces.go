@@ -1,0 +1,132 @@
+package stack
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscassandra"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// CQLColumn is one column of a Keyspaces table.
+type CQLColumn struct {
+	Name string
+	Type string
+}
+
+// CQLTable is one Keyspaces table: partition key columns, clustering columns (with their
+// order) and regular columns.
+type CQLTable struct {
+	Name       string
+	Partition  []CQLColumn
+	Clustering []CQLClustering
+	Regular    []CQLColumn
+}
+
+// CQLClustering is a clustering column and its order, "ASC" or "DESC".
+type CQLClustering struct {
+	Column CQLColumn
+	Order  string
+}
+
+// KeyspacesTables is the Keyspaces message store's schema (DESIGN.md §5): messages in
+// the classic Cassandra chat model (partition conversation_id, clustering message_id
+// descending, so the newest page is one partition read), the idempotency reservations of
+// send, and the members' delivered/read cursors. It must match the CQL that
+// internal/keyspaces and `parley migrate` create.
+var KeyspacesTables = []CQLTable{
+	{
+		Name:       "messages",
+		Partition:  []CQLColumn{{"conversation_id", "text"}},
+		Clustering: []CQLClustering{{CQLColumn{"message_id", "text"}, "DESC"}},
+		Regular:    []CQLColumn{{"sender_id", "text"}, {"body", "text"}, {"created_at", "bigint"}, {"client_msg_id", "text"}},
+	},
+	{
+		Name:      "reservations",
+		Partition: []CQLColumn{{"conversation_id", "text"}, {"sender_id", "text"}, {"client_msg_id", "text"}},
+		Regular:   []CQLColumn{{"message_id", "text"}, {"created_at", "bigint"}},
+	},
+	{
+		Name:       "cursors",
+		Partition:  []CQLColumn{{"conversation_id", "text"}},
+		Clustering: []CQLClustering{{CQLColumn{"user_id", "text"}, "ASC"}},
+		Regular:    []CQLColumn{{"delivered_up_to", "text"}, {"read_up_to", "text"}},
+	},
+}
+
+// keyspace is the Keyspaces message store of one stack.
+type keyspace struct {
+	name     string
+	endpoint *string
+	arn      *string // the keyspace's resource ARN, ending in "/"
+}
+
+// newKeyspace creates the keyspace and its tables (on demand, point-in-time recovery,
+// retained like the DynamoDB data tables).
+func newKeyspace(s awscdk.Stack, p *Props) *keyspace {
+	removal := awscdk.RemovalPolicy_RETAIN
+	if p.DestroyData {
+		removal = awscdk.RemovalPolicy_DESTROY
+	}
+	ks := awscassandra.NewCfnKeyspace(s, jsii.String("Keyspace"), &awscassandra.CfnKeyspaceProps{
+		KeyspaceName: jsii.String(p.KeyspaceName),
+	})
+	ks.ApplyRemovalPolicy(removal, nil)
+	for _, t := range KeyspacesTables {
+		props := &awscassandra.CfnTableProps{
+			KeyspaceName:               ks.Ref(),
+			TableName:                  jsii.String(t.Name),
+			PartitionKeyColumns:        columns(t.Partition),
+			RegularColumns:             columns(t.Regular),
+			BillingMode:                &awscassandra.CfnTable_BillingModeProperty{Mode: jsii.String("ON_DEMAND")},
+			PointInTimeRecoveryEnabled: jsii.Bool(true),
+		}
+		if len(t.Clustering) > 0 {
+			var cs []*awscassandra.CfnTable_ClusteringKeyColumnProperty
+			for _, c := range t.Clustering {
+				cs = append(cs, &awscassandra.CfnTable_ClusteringKeyColumnProperty{
+					Column:  &awscassandra.CfnTable_ColumnProperty{ColumnName: jsii.String(c.Column.Name), ColumnType: jsii.String(c.Column.Type)},
+					OrderBy: jsii.String(c.Order),
+				})
+			}
+			props.ClusteringKeyColumns = &cs
+		}
+		tbl := awscassandra.NewCfnTable(s, jsii.String("Keyspace"+pascal(t.Name)+"Table"), props)
+		tbl.ApplyRemovalPolicy(removal, nil)
+	}
+	return &keyspace{
+		name:     p.KeyspaceName,
+		endpoint: awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("cassandra."), awscdk.Aws_REGION(), jsii.String("."), awscdk.Aws_URL_SUFFIX(), jsii.String(":9142")}),
+		arn:      awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:cassandra:${AWS::Region}:${AWS::AccountId}:/keyspace/"+p.KeyspaceName+"/"), nil),
+	}
+}
+
+func columns(cs []CQLColumn) *[]*awscassandra.CfnTable_ColumnProperty {
+	out := make([]*awscassandra.CfnTable_ColumnProperty, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, &awscassandra.CfnTable_ColumnProperty{ColumnName: jsii.String(c.Name), ColumnType: jsii.String(c.Type)})
+	}
+	return &out
+}
+
+// grant gives fn cassandra:Select on the keyspace (and cassandra:Modify for "write"; a
+// conditional write, IF NOT EXISTS or IF, needs both), limited to this keyspace and its
+// tables, plus cassandra:Select on the system keyspaces the driver reads its cluster
+// metadata from.
+func (k *keyspace) grant(fn awslambda.Function, level string) {
+	actions := []*string{jsii.String("cassandra:Select")}
+	if level == "write" {
+		actions = append(actions, jsii.String("cassandra:Modify"))
+	}
+	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: &actions,
+		Resources: &[]*string{
+			k.arn,
+			awscdk.Fn_Join(jsii.String(""), &[]*string{k.arn, jsii.String("table/*")}),
+		},
+	}))
+	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("cassandra:Select"),
+		Resources: &[]*string{awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:cassandra:${AWS::Region}:${AWS::AccountId}:/keyspace/system*"), nil)},
+	}))
+}
