@@ -32,8 +32,8 @@ type CQLClustering struct {
 // KeyspacesTables is the Keyspaces message store's schema (DESIGN.md §5): messages in
 // the classic Cassandra chat model (partition conversation_id, clustering message_id
 // descending, so the newest page is one partition read), the idempotency reservations of
-// send, and the members' delivered/read cursors. It must match the CQL that
-// internal/keyspaces and `parley migrate` create.
+// send, and the members' delivered/read cursors (one row per member and status). A test
+// holds it equal to the CQL of internal/keyspaces (what `parley migrate` creates).
 var KeyspacesTables = []CQLTable{
 	{
 		Name:       "messages",
@@ -49,16 +49,16 @@ var KeyspacesTables = []CQLTable{
 	{
 		Name:       "cursors",
 		Partition:  []CQLColumn{{"conversation_id", "text"}},
-		Clustering: []CQLClustering{{CQLColumn{"user_id", "text"}, "ASC"}},
-		Regular:    []CQLColumn{{"delivered_up_to", "text"}, {"read_up_to", "text"}},
+		Clustering: []CQLClustering{{CQLColumn{"user_id", "text"}, "ASC"}, {CQLColumn{"status", "text"}, "ASC"}},
+		Regular:    []CQLColumn{{"up_to", "text"}},
 	},
 }
 
 // keyspace is the Keyspaces message store of one stack.
 type keyspace struct {
-	name     string
-	endpoint *string
-	arn      *string // the keyspace's resource ARN, ending in "/"
+	name string
+	host *string // the regional Keyspaces endpoint host (port 9142)
+	arn  *string // the keyspace's resource ARN, ending in "/"
 }
 
 // newKeyspace creates the keyspace and its tables (on demand, point-in-time recovery,
@@ -95,9 +95,9 @@ func newKeyspace(s awscdk.Stack, p *Props) *keyspace {
 		tbl.ApplyRemovalPolicy(removal, nil)
 	}
 	return &keyspace{
-		name:     p.KeyspaceName,
-		endpoint: awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("cassandra."), awscdk.Aws_REGION(), jsii.String("."), awscdk.Aws_URL_SUFFIX(), jsii.String(":9142")}),
-		arn:      awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:cassandra:${AWS::Region}:${AWS::AccountId}:/keyspace/"+p.KeyspaceName+"/"), nil),
+		name: p.KeyspaceName,
+		host: awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("cassandra."), awscdk.Aws_REGION(), jsii.String("."), awscdk.Aws_URL_SUFFIX()}),
+		arn:  awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:cassandra:${AWS::Region}:${AWS::AccountId}:/keyspace/"+p.KeyspaceName+"/"), nil),
 	}
 }
 
@@ -109,22 +109,25 @@ func columns(cs []CQLColumn) *[]*awscassandra.CfnTable_ColumnProperty {
 	return &out
 }
 
-// grant gives fn cassandra:Select on the keyspace (and cassandra:Modify for "write"; a
-// conditional write, IF NOT EXISTS or IF, needs both), limited to this keyspace and its
-// tables, plus cassandra:Select on the system keyspaces the driver reads its cluster
-// metadata from.
+// grant gives fn what its level needs, limited to this keyspace and its tables:
+// "read" is cassandra:Select, "write" adds cassandra:Modify (a conditional write, IF NOT
+// EXISTS or IF, needs both), "" nothing on the keyspace. Every level gets cassandra:Select
+// on the system keyspaces, which the driver reads its cluster metadata from when the
+// function opens its session at init.
 func (k *keyspace) grant(fn awslambda.Function, level string) {
-	actions := []*string{jsii.String("cassandra:Select")}
-	if level == "write" {
-		actions = append(actions, jsii.String("cassandra:Modify"))
+	if level != "" {
+		actions := []*string{jsii.String("cassandra:Select")}
+		if level == "write" {
+			actions = append(actions, jsii.String("cassandra:Modify"))
+		}
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions: &actions,
+			Resources: &[]*string{
+				k.arn,
+				awscdk.Fn_Join(jsii.String(""), &[]*string{k.arn, jsii.String("table/*")}),
+			},
+		}))
 	}
-	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions: &actions,
-		Resources: &[]*string{
-			k.arn,
-			awscdk.Fn_Join(jsii.String(""), &[]*string{k.arn, jsii.String("table/*")}),
-		},
-	}))
 	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("cassandra:Select"),
 		Resources: &[]*string{awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:cassandra:${AWS::Region}:${AWS::AccountId}:/keyspace/system*"), nil)},

@@ -75,10 +75,11 @@ func suppress(s *Stack) {
 		if name == "fanout" {
 			sup = append(sup, suppression("AwsSolutions-IAM5", reasonListStreams, `/^Resource::\*$/`))
 		}
-		if a.Keyspaces != "" && s.Props.MessageStore == StoreKeyspaces {
-			sup = append(sup,
-				suppression("AwsSolutions-IAM5", reasonKeyspaceTables, `/:\/keyspace\/`+s.Props.KeyspaceName+`\/table\/\*$/`),
-				suppression("AwsSolutions-IAM5", reasonKeyspaceSystem, `/:\/keyspace\/system\*$/`))
+		if s.Props.MessageStore == StoreKeyspaces && name != "authorizer" {
+			sup = append(sup, suppression("AwsSolutions-IAM5", reasonKeyspaceSystem, `/:\/keyspace\/system\*$/`))
+			if a.Keyspaces != "" {
+				sup = append(sup, suppression("AwsSolutions-IAM5", reasonKeyspaceTables, `/:\/keyspace\/`+s.Props.KeyspaceName+`\/table\/\*$/`))
+			}
 		}
 		if len(sup) > 0 {
 			add(fn.Role(), true, sup...)

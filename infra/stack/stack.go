@@ -74,7 +74,8 @@ func New(scope constructs.Construct, id string, props Props) (*Stack, error) {
 	if p.MessageStore == StoreKeyspaces {
 		ks = newKeyspace(s.Stack, p)
 		env["KEYSPACES_KEYSPACE"] = jsii.String(p.KeyspaceName)
-		env["KEYSPACES_ENDPOINT"] = ks.endpoint
+		env["KEYSPACES_HOSTS"] = ks.host
+		env["KEYSPACES_PORT"] = jsii.String("9142")
 	}
 
 	// Authentication configuration: only the authorizer verifies tokens, but every
@@ -100,7 +101,8 @@ func New(scope constructs.Construct, id string, props Props) (*Stack, error) {
 		fn := newFunction(s.Stack, p, name, env)
 		a := Access[name]
 		grantTables(fn, a, tables, p.MessageStore)
-		if ks != nil && a.Keyspaces != "" {
+		if ks != nil && name != "authorizer" {
+			// Every function but the authorizer opens the Keyspaces session at init.
 			ks.grant(fn, a.Keyspaces)
 		}
 		if ks != nil && a.Outbox {

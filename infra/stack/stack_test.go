@@ -604,7 +604,8 @@ func TestKeyspaces(t *testing.T) {
 		"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
 			"MESSAGE_STORE":      "keyspaces",
 			"KEYSPACES_KEYSPACE": "parley_prod",
-			"KEYSPACES_ENDPOINT": assertions.Match_AnyValue(),
+			"KEYSPACES_HOSTS":    map[string]any{"Fn::Join": []any{"", []any{"cassandra.", map[string]any{"Ref": "AWS::Region"}, ".", map[string]any{"Ref": "AWS::URLSuffix"}}}},
+			"KEYSPACES_PORT":     "9142",
 			"TABLE_OUTBOX":       map[string]any{"Ref": v.tableID(schema.OutboxID)},
 		})},
 	})
@@ -637,6 +638,10 @@ func TestKeyspaces(t *testing.T) {
 				!strings.HasSuffix(s.Resource, ":/keyspace/system*") {
 				t.Errorf("%s: %s on %s, outside the keyspace", name, s.Action, s.Resource)
 			}
+		}
+		system := actionsOn(ss, ":/keyspace/system*")
+		if wantSystem := name != "authorizer"; wantSystem != reflect.DeepEqual(system, []string{"cassandra:Select"}) {
+			t.Errorf("%s: system keyspace actions %v (want Select: %v)", name, system, wantSystem)
 		}
 		outbox := actionsOn(ss, "${"+v.tableID(schema.OutboxID)+".")
 		wantOutbox := []string{}
