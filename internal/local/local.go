@@ -7,6 +7,11 @@
 // event source mappings feeding the stream handler, and one HTTP server with the
 // WebSocket gateway and Management API (internal/localgw), the token endpoint
 // GET /local/token?user=NAME and the web client at /.
+//
+// Messages live in the DynamoDB Messages table by default. With Config.MessageStore
+// "keyspaces" they live in an Apache Cassandra (Config.CassandraHosts) instead, as they
+// would in Amazon Keyspaces: Start creates the keyspace and tables, and fan-out runs from
+// the Outbox table's stream.
 package local
 
 import (
@@ -19,6 +24,8 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,9 +38,11 @@ import (
 	"github.com/parleychat/parley/internal/app"
 	"github.com/parleychat/parley/internal/auth"
 	"github.com/parleychat/parley/internal/awslambda"
+	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/dynalite"
 	"github.com/parleychat/parley/internal/dynamo"
+	"github.com/parleychat/parley/internal/keyspaces"
 	"github.com/parleychat/parley/internal/localddb"
 	"github.com/parleychat/parley/internal/localgw"
 	"github.com/parleychat/parley/internal/schema"
@@ -66,6 +75,23 @@ type Config struct {
 	Logger *slog.Logger
 	// DynaliteStderr receives dynalite's output. Default: discarded.
 	DynaliteStderr io.Writer
+	// Service overrides options of the chat service that WireApp builds: its clock, rate
+	// limit, push settings. Zero fields keep the defaults (a rate limit of 20 frames per
+	// second with a burst of 40 per user). Tests use it for a low rate limit or a clock
+	// that makes presence lapse sooner.
+	Service chat.Options
+	// MessageStore says where messages live: config.StoreDynamoDB ("dynamodb", the
+	// default: the Messages table, whose stream drives fan-out) or config.StoreKeyspaces
+	// ("keyspaces": a Cassandra at CassandraHosts, reached as the functions reach Amazon
+	// Keyspaces, with the Outbox table's stream driving fan-out).
+	MessageStore string
+	// CassandraHosts are the Cassandra contact points with MessageStore "keyspaces", each
+	// "HOST" or "HOST:PORT" (default port 9042; entries that name a port must name the
+	// same one). Required in that mode and rejected in the other.
+	CassandraHosts []string
+	// Keyspace holds the message tables with MessageStore "keyspaces"; Start creates it and
+	// its tables unless they exist. Default "parley".
+	Keyspace string
 }
 
 // WireConfig is what a WireFunc gets.
@@ -80,6 +106,15 @@ type WireConfig struct {
 	JWTSecret []byte
 	// Logger is the runtime's logger.
 	Logger *slog.Logger
+	// Service is Config.Service: overrides of the chat service's options.
+	Service chat.Options
+	// MessageStore is config.StoreDynamoDB ("" means the same) or config.StoreKeyspaces.
+	MessageStore string
+	// CassandraHosts (without ports), CassandraPort and Keyspace locate the message tables
+	// when MessageStore is config.StoreKeyspaces.
+	CassandraHosts []string
+	CassandraPort  int
+	Keyspace       string
 }
 
 // Handlers are the functions the runtime invokes in process.
@@ -111,11 +146,23 @@ func WireApp(ctx context.Context, wc WireConfig) (Handlers, error) {
 		RateBurst:          40,
 		LogLevel:           slog.LevelInfo,
 	}
+	switch wc.MessageStore {
+	case "", config.StoreDynamoDB:
+	case config.StoreKeyspaces:
+		cfg.MessageStore = config.StoreKeyspaces
+		cfg.KeyspacesHosts = wc.CassandraHosts
+		cfg.KeyspacesPort = wc.CassandraPort
+		cfg.KeyspacesKeyspace = wc.Keyspace
+		cfg.KeyspacesSigV4 = false // a plain connection to a local Apache Cassandra
+		cfg.KeyspacesTLS = false
+	default:
+		return Handlers{}, fmt.Errorf("wire app: unknown message store %q (want %s or %s)", wc.MessageStore, config.StoreDynamoDB, config.StoreKeyspaces)
+	}
 	awsCfg := aws.Config{
 		Region:      dynalite.Region,
 		Credentials: credentials.NewStaticCredentialsProvider(dynalite.AccessKeyID, dynalite.SecretAccessKey, ""),
 	}
-	a, err := app.New(ctx, cfg, app.Options{AWS: &awsCfg, Logger: wc.Logger})
+	a, err := app.New(ctx, cfg, app.Options{AWS: &awsCfg, Logger: wc.Logger, Service: wc.Service})
 	if err != nil {
 		return Handlers{}, fmt.Errorf("wire app: %w", err)
 	}
@@ -145,6 +192,10 @@ type Main struct {
 	srv      *http.Server
 	serveErr chan error
 	closed   bool
+
+	// cassandraHosts and cassandraPort are Config.CassandraHosts, parsed by Start.
+	cassandraHosts []string
+	cassandraPort  int
 }
 
 // New returns a Main for cfg.
@@ -163,6 +214,12 @@ func New(cfg Config) *Main {
 	}
 	if cfg.Web == nil {
 		cfg.Web = http.NotFoundHandler()
+	}
+	if cfg.MessageStore == "" {
+		cfg.MessageStore = config.StoreDynamoDB
+	}
+	if cfg.Keyspace == "" {
+		cfg.Keyspace = DefaultKeyspace
 	}
 	return &Main{cfg: cfg, log: cfg.Logger, serveErr: make(chan error, 1)}
 }
@@ -183,6 +240,12 @@ func (m *Main) DynamoDBEndpoint() string { return m.ddbURL }
 func (m *Main) Tables() map[string]string {
 	return dynamo.PrefixedNames(m.cfg.TablePrefix, schema.All())
 }
+
+// MessageStore is where messages live: config.StoreDynamoDB or config.StoreKeyspaces.
+func (m *Main) MessageStore() string { return m.cfg.MessageStore }
+
+// Keyspace is the Cassandra keyspace of the message tables with the "keyspaces" store.
+func (m *Main) Keyspace() string { return m.cfg.Keyspace }
 
 // Run starts the system, serves until ctx ends, then closes everything.
 func (m *Main) Run(ctx context.Context) error {
@@ -206,6 +269,12 @@ func (m *Main) Run(ctx context.Context) error {
 func (m *Main) Start(ctx context.Context) error {
 	if len(m.cfg.JWTSecret) == 0 {
 		return errors.New("local: a JWT secret is required")
+	}
+	if err := m.checkMessageStore(); err != nil {
+		return fmt.Errorf("local: %w", err)
+	}
+	if err := m.createKeyspace(ctx); err != nil {
+		return fmt.Errorf("local: %w", err)
 	}
 	ln, err := net.Listen("tcp", m.cfg.Addr)
 	if err != nil {
@@ -248,6 +317,11 @@ func (m *Main) Start(ctx context.Context) error {
 		Tables:             tables,
 		JWTSecret:          m.cfg.JWTSecret,
 		Logger:             m.log,
+		Service:            m.cfg.Service,
+		MessageStore:       m.cfg.MessageStore,
+		CassandraHosts:     m.cassandraHosts,
+		CassandraPort:      m.cassandraPort,
+		Keyspace:           m.cfg.Keyspace,
 	})
 	if err != nil {
 		return fmt.Errorf("local: %w", err)
@@ -347,6 +421,98 @@ func (m *Main) mappings(tables map[string]string, h func(context.Context, events
 		})
 	}
 	return out
+}
+
+// DefaultKeyspace is the keyspace of the message tables when Config.Keyspace is empty.
+const DefaultKeyspace = "parley"
+
+// checkMessageStore validates the message store settings and parses CassandraHosts.
+func (m *Main) checkMessageStore() error {
+	switch m.cfg.MessageStore {
+	case config.StoreDynamoDB:
+		if len(m.cfg.CassandraHosts) > 0 {
+			return fmt.Errorf("hosts of a Cassandra (%q) are given but the message store is %s (want %s)",
+				m.cfg.CassandraHosts, config.StoreDynamoDB, config.StoreKeyspaces)
+		}
+		return nil
+	case config.StoreKeyspaces:
+	default:
+		return fmt.Errorf("unknown message store %q (want %s or %s)", m.cfg.MessageStore, config.StoreDynamoDB, config.StoreKeyspaces)
+	}
+	if !keyspaces.ValidKeyspace(m.cfg.Keyspace) {
+		return fmt.Errorf("bad keyspace %q: letters, digits and _, at most 48, starting with a letter", m.cfg.Keyspace)
+	}
+	hosts, port, err := ParseCassandraHosts(m.cfg.CassandraHosts)
+	if err != nil {
+		return err
+	}
+	m.cassandraHosts, m.cassandraPort = hosts, port
+	return nil
+}
+
+// ParseCassandraHosts splits contact points given as "HOST" or "HOST:PORT" ("[IPv6]:PORT")
+// into hosts and the one port they share (the driver uses one port per cluster):
+// keyspaces.DefaultPort when no entry names one. At least one entry is required.
+func ParseCassandraHosts(entries []string) (hosts []string, port int, err error) {
+	if len(entries) == 0 {
+		return nil, 0, errors.New("the keyspaces message store needs Cassandra hosts (HOST:PORT)")
+	}
+	for _, e := range entries {
+		e = strings.TrimSpace(e)
+		host, p := e, ""
+		if h, pp, err := net.SplitHostPort(e); err == nil {
+			host, p = h, pp
+		} else if strings.Contains(e, ":") && net.ParseIP(e) == nil {
+			return nil, 0, fmt.Errorf("bad Cassandra host %q: want HOST or HOST:PORT", e)
+		}
+		if host == "" {
+			return nil, 0, fmt.Errorf("bad Cassandra host %q: empty host", e)
+		}
+		if p != "" {
+			n, err := strconv.Atoi(p)
+			if err != nil || n < 1 || n > 65535 {
+				return nil, 0, fmt.Errorf("bad Cassandra host %q: port must be 1 to 65535", e)
+			}
+			if port != 0 && port != n {
+				return nil, 0, fmt.Errorf("bad Cassandra hosts %q: ports differ (%d and %d); the driver uses one port for all", entries, port, n)
+			}
+			port = n
+		}
+		hosts = append(hosts, host)
+	}
+	if port == 0 {
+		port = keyspaces.DefaultPort
+	}
+	return hosts, port, nil
+}
+
+// createKeyspace creates the keyspace and the message tables (single-node replication)
+// unless they exist, so that keyspaces mode needs no separate `parley migrate keyspaces`,
+// and logs which message store is in use.
+func (m *Main) createKeyspace(ctx context.Context) error {
+	if m.cfg.MessageStore != config.StoreKeyspaces {
+		m.log.Info("local: messages are stored in DynamoDB", "table", m.Tables()[schema.MessagesID])
+		return nil
+	}
+	start := time.Now()
+	session, err := keyspaces.Connect(keyspaces.Config{
+		Hosts:    m.cassandraHosts,
+		Port:     m.cassandraPort,
+		Keyspace: m.cfg.Keyspace,
+		Timeout:  30 * time.Second, // schema changes are slower than queries
+		Logger:   m.log,
+	}, false)
+	if err != nil {
+		return fmt.Errorf("keyspaces message store: %w", err)
+	}
+	defer session.Close()
+	if err := keyspaces.CreateSchema(ctx, session, m.cfg.Keyspace, keyspaces.LocalReplication, false); err != nil {
+		return fmt.Errorf("keyspaces message store: %w", err)
+	}
+	m.log.Info("local: messages are stored in Cassandra; fan-out runs from the Outbox stream",
+		"hosts", m.cassandraHosts, "port", m.cassandraPort, "keyspace", m.cfg.Keyspace,
+		"outbox", m.Tables()[schema.OutboxID], "schemaReady", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 var userIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,64}$`)
