@@ -11,7 +11,7 @@ all: build
 ## build: every function as a linux/arm64 bootstrap (bin/NAME/bootstrap) zipped for upload (dist/NAME.zip)
 build: $(FUNCTIONS:%=build-%)
 
-build-%:
+$(FUNCTIONS:%=build-%): build-%:
 	@mkdir -p bin/$* dist
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBDA) -o bin/$*/bootstrap ./functions/$*
 	go run ./tools/lambdazip -o dist/$*.zip bin/$*/bootstrap
