@@ -503,6 +503,26 @@ func (s *system) connectionIDs(t testing.TB, user string) []string {
 	return ids
 }
 
+// partitionSize returns how many items the Connections table holds for user:
+// connections and the presence item.
+func (s *system) partitionSize(t testing.TB, user string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
+	defer cancel()
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.m.Tables()[schema.ConnectionsID]),
+		KeyConditionExpression:    aws.String("#pk = :u"),
+		ExpressionAttributeNames:  map[string]string{"#pk": schema.AttrPK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":u": &types.AttributeValueMemberS{Value: user}},
+		ConsistentRead:            aws.Bool(true),
+		Select:                    types.SelectCount,
+	})
+	if err != nil {
+		t.Fatalf("count connection items of %s: %v", user, err)
+	}
+	return int(out.Count)
+}
+
 // eventually polls cond every 50 ms until it holds, failing the test after eventTimeout.
 // It is for state that no event announces (an item deleted in DynamoDB).
 func eventually(t testing.TB, what string, cond func() bool) {
