@@ -43,3 +43,5 @@ require (
 	golang.org/x/time v0.15.0 // indirect
 	gopkg.in/inf.v0 v0.9.1 // indirect
 )
+
+ignore ./node_modules

@@ -49,7 +49,7 @@ func (s *fanoutServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		var req struct {
 			Action, RequestID, ConversationID, ClientMsgID, Body, Name string
-			Members                                                  []string
+			Members                                                    []string
 		}
 		_ = json.Unmarshal(data, &req)
 		switch req.Action {

@@ -125,7 +125,7 @@ func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 			}
 			reply(map[string]any{"type": "history", "requestId": rid, "conversationId": req["conversationId"],
 				"messages": []any{map[string]any{"conversationId": req["conversationId"], "messageId": "M2", "senderId": tok, "body": "b", "createdAt": 2, "status": "read"}},
-				"next": "M2"})
+				"next":     "M2"})
 		case "conversations":
 			reply(map[string]any{"type": "conversations", "requestId": rid, "conversations": []any{
 				map[string]any{"conversationId": "c1", "kind": "group", "name": "Trip", "memberCount": 3, "lastMessage": nil, "unread": 4}}})
