@@ -347,7 +347,9 @@ func typingOf(conversationID, user, state string) func(client.Event) bool {
 }
 
 func anyTyping(conversationID string) func(client.Event) bool {
-	return func(ev client.Event) bool { return ev.Type == client.TypeTyping && ev.Typing.ConversationID == conversationID }
+	return func(ev client.Event) bool {
+		return ev.Type == client.TypeTyping && ev.Typing.ConversationID == conversationID
+	}
 }
 
 func receiptOf(conversationID, user, status, upTo string) func(client.Event) bool {
@@ -358,7 +360,9 @@ func receiptOf(conversationID, user, status, upTo string) func(client.Event) boo
 }
 
 func anyReceipt(conversationID string) func(client.Event) bool {
-	return func(ev client.Event) bool { return ev.Type == client.TypeReceipt && ev.Receipt.ConversationID == conversationID }
+	return func(ev client.Event) bool {
+		return ev.Type == client.TypeReceipt && ev.Receipt.ConversationID == conversationID
+	}
 }
 
 func conversationEvent(conversationID string, members int) func(client.Event) bool {
