@@ -1,0 +1,144 @@
+package awslambda
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/dynamo"
+)
+
+// countingDB counts the DynamoDB requests the store makes, by operation.
+type countingDB struct {
+	dynamo.API
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *countingDB) add(op string) {
+	c.mu.Lock()
+	c.n[op]++
+	c.mu.Unlock()
+}
+
+func (c *countingDB) take() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.n
+	c.n = map[string]int{}
+	return n
+}
+
+func (c *countingDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	c.add("GetItem")
+	return c.API.GetItem(ctx, in, o...)
+}
+func (c *countingDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	c.add("PutItem")
+	return c.API.PutItem(ctx, in, o...)
+}
+func (c *countingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.add("UpdateItem")
+	return c.API.UpdateItem(ctx, in, o...)
+}
+func (c *countingDB) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	c.add("DeleteItem")
+	return c.API.DeleteItem(ctx, in, o...)
+}
+func (c *countingDB) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	c.add("Query")
+	return c.API.Query(ctx, in, o...)
+}
+func (c *countingDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	c.add("BatchGetItem")
+	return c.API.BatchGetItem(ctx, in, o...)
+}
+
+func total(n map[string]int) int {
+	t := 0
+	for _, v := range n {
+		t += v
+	}
+	return t
+}
+
+func show(n map[string]int) string {
+	var parts []string
+	for k, v := range n {
+		parts = append(parts, fmt.Sprintf("%s %d", k, v))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+// TestRequestsPerMessage counts the AWS requests one message costs: the send route (one
+// Lambda invocation) and its fan-out (one stream record), for a direct conversation and
+// groups, each member with one open connection. docs/deploy.md derives the cost estimate
+// from these counts; the bounds below keep them from growing unnoticed.
+func TestRequestsPerMessage(t *testing.T) {
+	for _, size := range []int{2, 10, 100} {
+		t.Run(fmt.Sprintf("members=%d", size), func(t *testing.T) {
+			cdb := &countingDB{API: db, n: map[string]int{}}
+			store, err := dynamo.New(cdb, tables)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := newEnv(t, chat.Options{})
+			rec := e.push
+			e.store = store
+			e.svc = chat.NewService(store, store, store, rec, chat.Options{RateLimit: -1, Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+			e.h = NewHandler(e.svc, rec, HandlerOptions{})
+			e.stream = NewStreamHandler(e.svc, nil)
+
+			owner := uid("owner")
+			oc := e.connect(owner)
+			members := users(uid("m"), size-1)
+			for _, u := range members {
+				e.connect(u)
+			}
+			frame := map[string]any{"action": "createConversation", "members": members, "name": "cost"}
+			if size == 2 {
+				delete(frame, "name")
+			}
+			id := e.must(owner, oc, frame)["conversation"].(map[string]any)["conversationId"].(string)
+			// The first frame of a connection refreshes presence; measure a steady-state send.
+			e.must(owner, oc, map[string]any{"action": "heartbeat"})
+			cdb.take()
+			rec.calls.Store(0)
+
+			ack := e.must(owner, oc, map[string]any{"action": "send", "conversationId": id, "clientMsgId": ulid.Make().String(), "body": "hello"})
+			send := cdb.take()
+			m, err := e.store.GetMessage(e.ctx, id, ack["messageId"].(string))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cdb.take()
+			start := time.Now()
+			if r := e.deliver(m); len(r.BatchItemFailures) != 0 {
+				t.Fatal(r)
+			}
+			fan := cdb.take()
+			posts := rec.calls.Load()
+			t.Logf("members=%d send: %d requests (%s); fan-out: %d requests (%s), %d posts, %v",
+				size, total(send), show(send), total(fan), show(fan), posts, time.Since(start).Round(time.Millisecond))
+			if total(send) > 5 {
+				t.Errorf("send made %d DynamoDB requests, want at most 5: %s", total(send), show(send))
+			}
+			if want := 1 + size; total(fan) != want {
+				t.Errorf("fan-out made %d DynamoDB requests, want %d (members + one per member): %s", total(fan), want, show(fan))
+			}
+			if posts != int64(size) {
+				t.Errorf("fan-out posted %d times, want %d", posts, size)
+			}
+		})
+	}
+}
