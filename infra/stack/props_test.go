@@ -1,0 +1,121 @@
+package stack
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestValidateDefaults(t *testing.T) {
+	p := Props{FunctionsDir: functionsDir}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if p.Stage != "prod" || p.Target != TargetAWS || p.AuthMode != AuthHS256 || p.MessageStore != StoreDynamoDB ||
+		p.LogRetentionDays != 30 || p.LogLevel != "info" || p.Throttle != (Throttle{500, 1000}) || p.DestroyData ||
+		p.KeyspaceName != "parley_prod" {
+		t.Errorf("defaults: %+v", p)
+	}
+	l := Props{FunctionsDir: functionsDir, Target: TargetLocalStack, Stage: "dev-1"}
+	if err := l.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if !l.DestroyData || l.KeyspaceName != "parley_dev_1" {
+		t.Errorf("LocalStack defaults: DestroyData %v keyspace %q", l.DestroyData, l.KeyspaceName)
+	}
+}
+
+func TestValidateRejects(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(*Props)
+		want   string
+	}{
+		{"stage", func(p *Props) { p.Stage = "bad stage" }, `stage "bad stage"`},
+		{"target", func(p *Props) { p.Target = "gcp" }, `target "gcp"`},
+		{"auth mode", func(p *Props) { p.AuthMode = "basic" }, `authMode "basic"`},
+		{"oidc issuer", func(p *Props) { p.AuthMode = AuthOIDC; p.OIDCAudience = "x" }, "needs oidcIssuer"},
+		{"oidc audience", func(p *Props) { p.AuthMode = AuthOIDC; p.OIDCIssuer = "https://issuer" }, "needs oidcAudience"},
+		{"secret arn", func(p *Props) { p.JWTSecretARN = "my-secret" }, "not a Secrets Manager secret ARN"},
+		{"store", func(p *Props) { p.MessageStore = "mongo" }, `messageStore "mongo"`},
+		{"keyspaces on hybrid", func(p *Props) { p.MessageStore = StoreKeyspaces; p.Target = TargetLocalStackHybrid }, "not available on target"},
+		{"keyspace name", func(p *Props) { p.MessageStore = StoreKeyspaces; p.KeyspaceName = "bad-name" }, `keyspaceName "bad-name"`},
+		{"retention", func(p *Props) { p.LogRetentionDays = 10 }, "logRetentionDays 10"},
+		{"log level", func(p *Props) { p.LogLevel = "trace" }, `logLevel "trace"`},
+		{"email", func(p *Props) { p.AlarmEmail = "ops" }, `alarmEmail "ops"`},
+		{"throttle", func(p *Props) { p.Throttle = Throttle{Rate: 10} }, "throttle rate and burst"},
+		{"management endpoint", func(p *Props) { p.ManagementEndpoint = "localhost:8080" }, "managementEndpoint"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := Props{FunctionsDir: functionsDir}
+			tc.mutate(&p)
+			err := p.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate() = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestBootstrapCheck(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range Functions {
+		if f == "send" {
+			continue // missing
+		}
+		if err := os.MkdirAll(filepath.Join(dir, f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		content := []byte("x")
+		if f == "history" {
+			content = nil // empty counts as missing
+		}
+		if err := os.WriteFile(filepath.Join(dir, f, "bootstrap"), content, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := checkBootstraps(dir, Functions)
+	if err == nil {
+		t.Fatal("no error with send missing and history empty")
+	}
+	for _, want := range []string{filepath.Join(dir, "send", "bootstrap"), filepath.Join(dir, "history", "bootstrap"), "make build"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%v: does not mention %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), filepath.Join(dir, "fanout")) {
+		t.Errorf("%v: names a bootstrap that exists", err)
+	}
+	// The hybrid target packages fanout only.
+	if err := checkBootstraps(dir, (&Props{Target: TargetLocalStackHybrid}).functions()); err != nil {
+		t.Errorf("hybrid: %v", err)
+	}
+}
+
+type fakeContext map[string]any
+
+func (c fakeContext) TryGetContext(k *string) any { return c[*k] }
+
+func TestPropsFromContext(t *testing.T) {
+	p, err := PropsFromContext(fakeContext{
+		"stage": "dev", "target": "localstack", "authMode": "oidc", "oidcIssuer": "https://i", "oidcAudience": "a",
+		"messageStore": "keyspaces", "logRetentionDays": float64(7), "destroyData": "true", "throttleRate": "50",
+		"throttleBurst": float64(100), "alarmEmail": "a@b.co", "skipApiGatewayAccountRole": true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Props{Stage: "dev", Target: "localstack", AuthMode: "oidc", OIDCIssuer: "https://i", OIDCAudience: "a",
+		MessageStore: "keyspaces", LogRetentionDays: 7, DestroyData: true, Throttle: Throttle{50, 100},
+		AlarmEmail: "a@b.co", SkipAPIGatewayAccountRole: true}
+	if p.Stage != want.Stage || p.Target != want.Target || p.AuthMode != want.AuthMode || p.OIDCIssuer != want.OIDCIssuer ||
+		p.OIDCAudience != want.OIDCAudience || p.MessageStore != want.MessageStore || p.LogRetentionDays != 7 ||
+		!p.DestroyData || p.Throttle != want.Throttle || p.AlarmEmail != want.AlarmEmail || !p.SkipAPIGatewayAccountRole {
+		t.Errorf("got %+v", p)
+	}
+	if _, err := PropsFromContext(fakeContext{"destroyData": "yes please", "logRetentionDays": "a month"}); err == nil ||
+		!strings.Contains(err.Error(), "destroyData") || !strings.Contains(err.Error(), "logRetentionDays") {
+		t.Errorf("bad context values: %v", err)
+	}
+}
