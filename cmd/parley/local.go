@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/local"
 	"github.com/parleychat/parley/internal/localgw"
+	"github.com/parleychat/parley/internal/schema"
 	"github.com/parleychat/parley/web"
 )
 
@@ -27,6 +30,9 @@ func runLocal(ctx context.Context, args []string) error {
 	idle := fs.Duration("idle-timeout", localgw.DefaultIdleTimeout, "close WebSocket connections idle this long")
 	lifetime := fs.Duration("max-lifetime", localgw.DefaultMaxLifetime, "close WebSocket connections open this long")
 	ttl := fs.Duration("ttl-interval", 2*time.Second, "how often expired TTL items are deleted")
+	store := fs.String("message-store", config.StoreDynamoDB, "where messages live: dynamodb, or keyspaces (a Cassandra at --cassandra-hosts; fan-out from the Outbox stream)")
+	cassandraHosts := fs.String("cassandra-hosts", "", "Cassandra contact points for --message-store keyspaces, comma-separated HOST:PORT (default port 9042)")
+	keyspace := fs.String("keyspace", local.DefaultKeyspace, "Cassandra keyspace of the message tables (created with its tables unless it exists)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -35,6 +41,23 @@ func runLocal(ctx context.Context, args []string) error {
 	}
 	if *dataDir != "" && *ddbEndpoint != "" {
 		return fmt.Errorf("--data-dir and --dynamodb-endpoint exclude each other")
+	}
+	var hosts []string
+	switch *store {
+	case config.StoreDynamoDB:
+		if *cassandraHosts != "" {
+			return fmt.Errorf("--cassandra-hosts needs --message-store %s", config.StoreKeyspaces)
+		}
+	case config.StoreKeyspaces:
+		if strings.TrimSpace(*cassandraHosts) == "" {
+			return fmt.Errorf("--message-store %s needs --cassandra-hosts HOST:PORT[,...] (a running Cassandra, e.g. from scripts/cassandra/cassandra.sh start)", config.StoreKeyspaces)
+		}
+		hosts = strings.Split(*cassandraHosts, ",")
+		if _, _, err := local.ParseCassandraHosts(hosts); err != nil {
+			return fmt.Errorf("bad --cassandra-hosts: %w", err)
+		}
+	default:
+		return fmt.Errorf("bad --message-store %q: want %s or %s", *store, config.StoreDynamoDB, config.StoreKeyspaces)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
@@ -56,6 +79,9 @@ func runLocal(ctx context.Context, args []string) error {
 		JWTSecret:        []byte(secret),
 		Web:              web.Handler(),
 		Logger:           log,
+		MessageStore:     *store,
+		CassandraHosts:   hosts,
+		Keyspace:         *keyspace,
 	})
 	if err := m.Start(ctx); err != nil {
 		_ = m.Close()
@@ -63,8 +89,19 @@ func runLocal(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("Parley is running.\n  WebSocket:  %s?token=TOKEN\n  Web client: http://%s/\n"+
 		"  Token:      curl 'http://%s/local/token?user=alice'  (or: PARLEY_JWT_SECRET=... parley token --user alice)\n"+
-		"  DynamoDB:   %s\nPress Ctrl-C to stop.\n", m.WebSocketURL(), m.Addr(), m.Addr(), m.DynamoDBEndpoint())
+		"  DynamoDB:   %s\n  Messages:   %s\nPress Ctrl-C to stop.\n", m.WebSocketURL(), m.Addr(), m.Addr(), m.DynamoDBEndpoint(),
+		describeStore(m, *cassandraHosts))
 	<-ctx.Done()
 	fmt.Fprintln(os.Stderr, "stopping...")
 	return m.Close()
+}
+
+// describeStore says where `parley local` keeps messages, for its banner.
+func describeStore(m *local.Main, cassandraHosts string) string {
+	tables := m.Tables()
+	if m.MessageStore() == config.StoreKeyspaces {
+		return fmt.Sprintf("Cassandra at %s, keyspace %s (Keyspaces mode; fan-out from the %s stream)",
+			cassandraHosts, m.Keyspace(), tables[schema.OutboxID])
+	}
+	return fmt.Sprintf("DynamoDB table %s", tables[schema.MessagesID])
 }
