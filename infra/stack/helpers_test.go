@@ -39,6 +39,9 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	jsii.Close()
 	os.RemoveAll(dir)
+	for _, d := range outDirs {
+		os.RemoveAll(d)
+	}
 	os.Exit(code)
 }
 
@@ -52,6 +55,7 @@ type synthesized struct {
 var (
 	variantsMu sync.Mutex
 	variants   = map[string]*synthesized{}
+	outDirs    []string
 )
 
 // variant builds (once per test binary) the stack with props adjusted by mutate, with
@@ -63,10 +67,12 @@ func variant(t *testing.T, name string, mutate func(*Props)) *synthesized {
 	if v, ok := variants[name]; ok {
 		return v
 	}
-	out := t.TempDir()
-	if dir, err := os.MkdirTemp("", "parley-cdk-out-"); err == nil {
-		out = dir // outlives this test: the variant is shared by later tests
+	// The assembly outlives this test (later tests share the variant): TestMain removes it.
+	out, err := os.MkdirTemp("", "parley-cdk-out-")
+	if err != nil {
+		t.Fatal(err)
 	}
+	outDirs = append(outDirs, out)
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(out)})
 	p := Props{Stage: "prod", FunctionsDir: functionsDir}
 	if mutate != nil {
