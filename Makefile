@@ -43,13 +43,15 @@ run: node-deps
 ## test: every test: Go (with one real Cassandra for the whole run), the browser test, the infra tests
 test: deps
 	scripts/cassandra/with-cassandra.sh go test -count=1 -timeout 40m ./...
-	$(MAKE) -C infra test
+	$(MAKE) infra-test localstack-check
 
 ## lint: gofmt, go vet and staticcheck
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	go run $(STATICCHECK) ./...
+	$(MAKE) infra-lint localstack-check
+	shellcheck scripts/*.sh scripts/cassandra/*.sh .ci/run
 
 ## bench: the Go benchmarks of the hot paths
 bench:
@@ -57,3 +59,6 @@ bench:
 
 clean:
 	rm -rf bin dist cdk.out infra/cdk.out test-output
+
+# synth, diff, deploy, destroy, infra-test and the localstack-* targets.
+include infra/Makefile.inc
