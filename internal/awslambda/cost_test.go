@@ -130,6 +130,23 @@ func TestRequestsPerMessage(t *testing.T) {
 			posts := rec.calls.Load()
 			t.Logf("members=%d send: %d requests (%s); fan-out: %d requests (%s), %d posts, %v",
 				size, total(send), show(send), total(fan), show(fan), posts, time.Since(start).Round(time.Millisecond))
+			if size == 2 {
+				// The recipient's delivered receipt, as the cost estimate assumes.
+				peer := members[0]
+				conns, err := e.store.Connections(e.ctx, peer, time.Now().UnixMilli())
+				if err != nil || len(conns) != 1 {
+					t.Fatal(conns, err)
+				}
+				e.must(peer, conns[0].ConnectionID, map[string]any{"action": "heartbeat"})
+				cdb.take()
+				rec.calls.Store(0)
+				e.must(peer, conns[0].ConnectionID, map[string]any{"action": "receipt", "conversationId": id, "messageId": m.MessageID, "status": "delivered"})
+				receipt := cdb.take()
+				t.Logf("members=2 delivered receipt: %d requests (%s), %d posts", total(receipt), show(receipt), rec.calls.Load())
+				if total(receipt) > 8 || rec.calls.Load() != 1 {
+					t.Errorf("receipt made %d requests (%s) and %d posts, want at most 8 and 1", total(receipt), show(receipt), rec.calls.Load())
+				}
+			}
 			if total(send) > 5 {
 				t.Errorf("send made %d DynamoDB requests, want at most 5: %s", total(send), show(send))
 			}
