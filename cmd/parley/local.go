@@ -30,6 +30,7 @@ func runLocal(ctx context.Context, args []string) error {
 	idle := fs.Duration("idle-timeout", localgw.DefaultIdleTimeout, "close WebSocket connections idle this long")
 	lifetime := fs.Duration("max-lifetime", localgw.DefaultMaxLifetime, "close WebSocket connections open this long")
 	ttl := fs.Duration("ttl-interval", 2*time.Second, "how often expired TTL items are deleted")
+	externalFanout := fs.Bool("external-fanout", false, "with --dynamodb-endpoint: leave streams, TTL and fan-out to that DynamoDB's own mappings (LocalStack hybrid), so nothing is pushed twice")
 	store := fs.String("message-store", config.StoreDynamoDB, "where messages live: dynamodb, or keyspaces (a Cassandra at --cassandra-hosts; fan-out from the Outbox stream)")
 	cassandraHosts := fs.String("cassandra-hosts", "", "Cassandra contact points for --message-store keyspaces, comma-separated HOST:PORT (default port 9042)")
 	keyspace := fs.String("keyspace", local.DefaultKeyspace, "Cassandra keyspace of the message tables (created with its tables unless it exists)")
@@ -73,6 +74,7 @@ func runLocal(ctx context.Context, args []string) error {
 		Addr:             *addr,
 		DataDir:          *dataDir,
 		DynamoDBEndpoint: *ddbEndpoint,
+		ExternalFanout:   *externalFanout,
 		IdleTimeout:      *idle,
 		MaxLifetime:      *lifetime,
 		TTLInterval:      *ttl,

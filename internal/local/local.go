@@ -63,6 +63,11 @@ type Config struct {
 	IdleTimeout, MaxLifetime time.Duration
 	// TTLInterval is the TTL sweeper's period. Default 2 s.
 	TTLInterval time.Duration
+	// ExternalFanout leaves the streams to the upstream DynamoDB (LocalStack in the
+	// hybrid setup, whose own stream mappings invoke the deployed fanout Lambda): no
+	// in-process event source mappings and no TTL sweeper run, so no message is pushed
+	// twice. Only with DynamoDBEndpoint.
+	ExternalFanout bool
 	// JWTSecret is the HS256 secret of tokens. Required.
 	JWTSecret []byte
 	// TablePrefix prefixes the table IDs. Default "parley-".
@@ -273,6 +278,9 @@ func (m *Main) Start(ctx context.Context) error {
 	if err := m.checkMessageStore(); err != nil {
 		return fmt.Errorf("local: %w", err)
 	}
+	if m.cfg.ExternalFanout && m.cfg.DynamoDBEndpoint == "" {
+		return errors.New("local: external fan-out needs a DynamoDB endpoint whose streams feed it (--dynamodb-endpoint)")
+	}
 	if err := m.createKeyspace(ctx); err != nil {
 		return fmt.Errorf("local: %w", err)
 	}
@@ -292,7 +300,11 @@ func (m *Main) Start(ctx context.Context) error {
 		m.addClose(d.Close)
 		upstream = d.Endpoint()
 	}
-	proxy, err := localddb.New(localddb.Options{Upstream: upstream, TTLInterval: m.cfg.TTLInterval, Logger: m.log})
+	ttlInterval := m.cfg.TTLInterval
+	if m.cfg.ExternalFanout {
+		ttlInterval = -1 // the upstream's own TTL deletes, and its stream reports them
+	}
+	proxy, err := localddb.New(localddb.Options{Upstream: upstream, TTLInterval: ttlInterval, Logger: m.log})
 	if err != nil {
 		return fmt.Errorf("local: %w", err)
 	}
@@ -330,7 +342,7 @@ func (m *Main) Start(ctx context.Context) error {
 		m.addClose(func() error { h.Close(); return nil })
 	}
 
-	if h.Stream != nil {
+	if h.Stream != nil && !m.cfg.ExternalFanout {
 		for _, mp := range m.mappings(tables, h.Stream) {
 			if err := proxy.StartMapping(mp); err != nil {
 				return fmt.Errorf("local: mapping %s: %w", mp.Table, err)
