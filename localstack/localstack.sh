@@ -5,7 +5,7 @@
 #   down           stop it and delete its state
 #   deploy         the full stack with cdklocal (WebSocket API: needs a LocalStack plan with API Gateway v2)
 #   hybrid         free services only: DynamoDB tables, Streams, the fan-out Lambda and its mappings;
-#                  then run `parley local --dynamodb-endpoint http://localhost:4566` for the gateway
+#                  then run `parley local --dynamodb-endpoint http://localhost:4566 --external-fanout` for the gateway
 #   destroy        delete the stack (either variant)
 #   check-compose  parse compose.yaml (no Docker needed)
 #
