@@ -415,6 +415,12 @@ func TestConversationLifecycle(t *testing.T) {
 	if _, err := carol.Send(ctx, g.ConversationID, "c1", "still here?"); client.ErrorCode(err) != client.CodeForbidden {
 		t.Fatalf("send after leaving: %v, want forbidden", err)
 	}
+	if _, err := carol.History(ctx, g.ConversationID, "", 0); client.ErrorCode(err) != client.CodeForbidden {
+		t.Fatalf("history after leaving: %v, want forbidden", err)
+	}
+	if list, err := carol.Conversations(ctx); err != nil || len(list) != 0 {
+		t.Fatalf("carol's conversations after leaving = %+v, %v; want none", list, err)
+	}
 
 	// Direct conversations cannot change members.
 	if _, err := alice.AddMembers(ctx, dm.ConversationID, u[2]); client.ErrorCode(err) != client.CodeBadRequest {

@@ -257,14 +257,15 @@ func TestOversizeFrame(t *testing.T) {
 }
 
 // TestRequestIDEcho sends every action with a requestId and checks that each reply echoes
-// it, and that the events other members get carry none.
+// it and has the fields PROTOCOL.md gives it, and that the events other members get carry
+// no requestId.
 func TestRequestIDEcho(t *testing.T) {
 	t.Parallel()
 	s := defaultSystem(t)
 	u := newUsers("alice", "bob", "carol")
 	alice, bob := s.dialRaw(t, u[0]), s.dialRaw(t, u[1])
 
-	do := func(rid, wantType string, frame map[string]any) map[string]any {
+	do := func(rid, wantType string, frame map[string]any, keys ...string) map[string]any {
 		t.Helper()
 		frame["requestId"] = rid
 		alice.send(frame)
@@ -272,44 +273,81 @@ func TestRequestIDEcho(t *testing.T) {
 		if f["type"] != wantType {
 			t.Fatalf("reply to %s: %v, want type %q", rid, f, wantType)
 		}
+		hasKeys(t, "reply to "+rid, f, keys...)
 		return f
 	}
-	noRequestID := func(what string, f map[string]any) {
+	event := func(what, typ string, keys ...string) map[string]any {
 		t.Helper()
+		f := bob.readUntil(what, func(f map[string]any) bool { return f["type"] == typ })
 		if _, ok := f["requestId"]; ok {
 			t.Fatalf("%s carries a requestId: %v", what, f)
 		}
+		hasKeys(t, what, f, keys...)
+		return f
 	}
 
-	ack := do("q-send", "ack", map[string]any{"action": "send", "to": u[1], "clientMsgId": "e1", "body": "echo"})
+	ack := do("q-send", "ack", map[string]any{"action": "send", "to": u[1], "clientMsgId": "e1", "body": "echo"},
+		"clientMsgId", "conversationId", "messageId", "createdAt")
 	dm, _ := ack["conversationId"].(string)
 	msgID, _ := ack["messageId"].(string)
-	noRequestID("bob's message event", bob.readUntil("the message", func(f map[string]any) bool { return f["type"] == "message" }))
+	msg := event("bob's message event", "message", "message")
+	hasKeys(t, "the message", msg["message"].(map[string]any), "conversationId", "messageId", "senderId", "body", "createdAt", "clientMsgId")
 	do("q-send-conv", "ack", map[string]any{"action": "send", "conversationId": dm, "clientMsgId": "e2", "body": "echo 2"})
-	conv := do("q-create", "conversation", map[string]any{"action": "createConversation", "members": []string{u[1]}, "name": "echo"})
-	gid, _ := conv["conversation"].(map[string]any)["conversationId"].(string)
-	noRequestID("bob's conversation event", bob.readUntil("the conversation event", func(f map[string]any) bool { return f["type"] == "conversation" }))
-	do("q-add", "conversation", map[string]any{"action": "addMembers", "conversationId": gid, "members": []string{u[2]}})
+	conv := do("q-create", "conversation", map[string]any{"action": "createConversation", "members": []string{u[1]}, "name": "echo"}, "conversation")
+	c := conv["conversation"].(map[string]any)
+	hasKeys(t, "the conversation", c, "conversationId", "kind", "name", "members", "createdBy", "createdAt")
+	gid, _ := c["conversationId"].(string)
+	event("bob's conversation event", "conversation", "conversation")
+	do("q-add", "conversation", map[string]any{"action": "addMembers", "conversationId": gid, "members": []string{u[2]}}, "conversation")
 	bob.send(map[string]any{"action": "receipt", "requestId": "bob-r", "conversationId": dm, "messageId": msgID, "status": "read"})
 	if f := bob.reply("bob-r"); f["type"] != "receipt" {
 		t.Fatalf("bob's receipt: %v", f)
 	}
-	noRequestID("alice's receipt event", alice.readUntil("bob's receipt", func(f map[string]any) bool { return f["type"] == "receipt" }))
-	do("q-receipt", "receipt", map[string]any{"action": "receipt", "conversationId": dm, "messageId": msgID, "status": "read"})
-	do("q-history", "history", map[string]any{"action": "history", "conversationId": dm, "limit": 1})
-	synced := do("q-sync", "synced", map[string]any{"action": "sync"})
-	if synced["count"] == nil || synced["more"] == nil {
-		t.Fatalf("synced = %v, want count and more", synced)
+	r := alice.readUntil("bob's receipt", func(f map[string]any) bool { return f["type"] == "receipt" })
+	if _, ok := r["requestId"]; ok {
+		t.Fatalf("alice's receipt event carries a requestId: %v", r)
 	}
-	do("q-list", "conversations", map[string]any{"action": "conversations"})
-	do("q-presence", "presence", map[string]any{"action": "presence", "userIds": []string{u[1]}})
-	do("q-heartbeat", "heartbeat", map[string]any{"action": "heartbeat"})
-	do("q-leave", "conversation", map[string]any{"action": "leave", "conversationId": gid})
-	do("q-error", "error", map[string]any{"action": "nope"})
+	hasKeys(t, "the receipt event", r, "conversationId", "userId", "status", "upTo", "at")
+	do("q-receipt", "receipt", map[string]any{"action": "receipt", "conversationId": dm, "messageId": msgID, "status": "read"},
+		"conversationId", "userId", "status", "upTo", "at")
+	h := do("q-history", "history", map[string]any{"action": "history", "conversationId": dm, "limit": 1}, "conversationId", "messages", "next")
+	if ms, _ := h["messages"].([]any); len(ms) != 1 {
+		t.Fatalf("history page of 1 = %v", h)
+	} else {
+		hasKeys(t, "a history message", ms[0].(map[string]any), "conversationId", "messageId", "senderId", "body", "createdAt", "status")
+	}
+	do("q-sync", "synced", map[string]any{"action": "sync"}, "count", "more")
+	list := do("q-list", "conversations", map[string]any{"action": "conversations"}, "conversations")
+	convs, _ := list["conversations"].([]any)
+	if len(convs) != 2 {
+		t.Fatalf("conversations = %v, want 2", list)
+	}
+	for _, c := range convs {
+		hasKeys(t, "a conversation summary", c.(map[string]any), "conversationId", "kind", "memberCount", "lastMessage", "unread")
+	}
+	p := do("q-presence", "presence", map[string]any{"action": "presence", "userIds": []string{u[1]}}, "users")
+	if users, _ := p["users"].([]any); len(users) != 1 {
+		t.Fatalf("presence = %v", p)
+	} else {
+		hasKeys(t, "a presence", users[0].(map[string]any), "userId", "online", "lastSeen")
+	}
+	do("q-heartbeat", "heartbeat", map[string]any{"action": "heartbeat"}, "at")
+	do("q-leave", "conversation", map[string]any{"action": "leave", "conversationId": gid}, "conversation")
+	do("q-error", "error", map[string]any{"action": "nope"}, "action", "code", "message")
 	// Typing has no reply even with a requestId; bob's event carries none.
 	alice.send(map[string]any{"action": "typing", "requestId": "q-typing", "conversationId": dm})
-	noRequestID("bob's typing event", bob.readUntil("alice typing", func(f map[string]any) bool { return f["type"] == "typing" }))
+	event("bob's typing event", "typing", "conversationId", "userId", "state")
 	do("q-after-typing", "heartbeat", map[string]any{"action": "heartbeat"})
+}
+
+// hasKeys fails the test unless frame has every key (with any value, null included).
+func hasKeys(t testing.TB, what string, frame map[string]any, keys ...string) {
+	t.Helper()
+	for _, k := range keys {
+		if _, ok := frame[k]; !ok {
+			t.Fatalf("%s has no %q: %v", what, k, frame)
+		}
+	}
 }
 
 // TestRateLimited covers rate_limited: a user over the limit gets the error, the

@@ -38,13 +38,20 @@ func TestOfflineThenSync(t *testing.T) {
 	alice, carol := s.connect(t, u[0]), s.connect(t, u[2])
 	ctx := ctxFor(t, time.Minute)
 
-	// Bob connected once and left; dave never connected.
+	want := map[string][]string{} // conversation -> message ids, oldest first
+
+	// Bob connected once, sent a message and left; dave never connected. Sync gives the
+	// caller's own messages too (they are after his delivered cursor).
 	first := s.connect(t, u[1])
+	own, err := first.SendDirect(ctx, u[0], "own", "before I go")
+	if err != nil {
+		t.Fatalf("bob sends: %v", err)
+	}
+	want[own.ConversationID] = append(want[own.ConversationID], own.MessageID)
+	alice.wait(t, "bob's message", messageWith(own.ConversationID, own.MessageID))
 	if err := first.Close(); err != nil {
 		t.Fatalf("close: %v", err)
 	}
-
-	want := map[string][]string{} // conversation -> message ids, oldest first
 	for i := range 5 {
 		ack, err := alice.SendDirect(ctx, u[1], fmt.Sprintf("a%d", i), fmt.Sprintf("while you were away %d", i))
 		if err != nil {
@@ -72,8 +79,8 @@ func TestOfflineThenSync(t *testing.T) {
 	if err != nil {
 		t.Fatalf("sync: %v", err)
 	}
-	if res.Count != 9 || res.More {
-		t.Fatalf("synced = %+v, want count 9, more false", res)
+	if res.Count != 10 || res.More {
+		t.Fatalf("synced = %+v, want count 10, more false", res)
 	}
 	// The messages came before synced: they are on Events already.
 	bob.barrier(t)
@@ -96,10 +103,10 @@ func TestOfflineThenSync(t *testing.T) {
 			t.Fatalf("receipt: %v", err)
 		}
 	}
-	alice.wait(t, "bob's delivered receipt", receiptOf(dm, u[1], client.StatusDelivered, want[dm][4]))
+	alice.wait(t, "bob's delivered receipt", receiptOf(dm, u[1], client.StatusDelivered, want[dm][5]))
 	carol.wait(t, "bob's delivered receipt", receiptOf(g.ConversationID, u[1], client.StatusDelivered, want[g.ConversationID][3]))
 	page, err := alice.History(ctx, dm, "", 0)
-	if err != nil || len(page.Messages) != 5 || page.Messages[0].Status != client.StatusDelivered {
+	if err != nil || len(page.Messages) != 6 || page.Messages[0].Status != client.StatusDelivered {
 		t.Fatalf("alice's history after bob's receipt = %+v, %v; want her 5 messages delivered", page, err)
 	}
 
