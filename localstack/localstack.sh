@@ -98,10 +98,10 @@ LocalStack now runs the parley-* tables, their streams and the fan-out Lambda.
 Serve the WebSocket gateway and the Management API against LocalStack's DynamoDB:
 
   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=$AWS_REGION \\
-    PARLEY_JWT_SECRET=dev-secret go run ./cmd/parley local \\
-    --dynamodb-endpoint $endpoint --addr $parley_addr
+    PARLEY_JWT_SECRET=dev-secret-at-least-16-bytes go run ./cmd/parley local \\
+    --dynamodb-endpoint $endpoint --external-fanout --addr $parley_addr
 
-then: PARLEY_JWT_SECRET=dev-secret go run ./cmd/parley chat --url ws://$parley_addr/ws --user alice
+then: PARLEY_JWT_SECRET=dev-secret-at-least-16-bytes go run ./cmd/parley chat --url ws://$parley_addr/ws --user alice
 MSG
 	;;
 destroy)
