@@ -260,6 +260,14 @@ func TestHistoryPaging(t *testing.T) {
 		t.Fatalf("message ids do not sort in the order they were accepted: %v", want)
 	}
 
+	// A page that reaches the oldest message has no next; one that stops short has.
+	if page, err := alice.History(ctx, conv, "", 7); err != nil || len(page.Messages) != 7 || page.Next != "" {
+		t.Fatalf("page of 7 of 7 = %d messages, next %q, %v; want no next", len(page.Messages), page.Next, err)
+	}
+	if page, err := alice.History(ctx, conv, "", 6); err != nil || len(page.Messages) != 6 || page.Next != want[1] {
+		t.Fatalf("page of 6 of 7 = %d messages, next %q, %v; want next %s", len(page.Messages), page.Next, err, want[1])
+	}
+
 	// The default page holds all seven, newest first.
 	page, err := alice.History(ctx, conv, "", 0)
 	if err != nil {

@@ -40,10 +40,18 @@ func TestHandshake(t *testing.T) {
 	notYet := sign(jwt.MapClaims{"sub": u[0], "exp": exp, "nbf": time.Now().Add(time.Hour).Unix()}, secret)
 
 	// Without any token: 401.
-	for _, h := range []http.Header{nil, {"Authorization": {"Basic dXNlcjpwYXNz"}}} {
-		_, resp, err := websocket.Dial(ctx, s.m.WebSocketURL(), &websocket.DialOptions{HTTPHeader: h})
+	for _, tc := range []struct {
+		query  string
+		header http.Header
+	}{
+		{"", nil},
+		{"?token=", nil},
+		{"", http.Header{"Authorization": {"Bearer "}}},
+		{"", http.Header{"Authorization": {"Basic dXNlcjpwYXNz"}}},
+	} {
+		_, resp, err := websocket.Dial(ctx, s.m.WebSocketURL()+tc.query, &websocket.DialOptions{HTTPHeader: tc.header})
 		if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
-			t.Fatalf("dial without a token (header %v): resp %v, err %v; want HTTP 401", h, resp, err)
+			t.Fatalf("dial without a token (query %q, header %v): resp %v, err %v; want HTTP 401", tc.query, tc.header, resp, err)
 		}
 	}
 

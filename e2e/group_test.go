@@ -146,3 +146,47 @@ func TestGroupOf100(t *testing.T) {
 		t.Fatalf("sender's history = %+v, %v; want the message read by 1", page, err)
 	}
 }
+
+// TestLargeGroup covers the 500-member limit (a group of 500 in all is allowed, adding a
+// 501st is too_large) and receipts in a group over 100 members: no live receipt events,
+// but history carries the counts.
+func TestLargeGroup(t *testing.T) {
+	t.Parallel()
+	s := defaultSystem(t)
+	u := newUsers("owner", "reader", "extra")
+	owner, reader := s.connect(t, u[0]), s.connect(t, u[1])
+	ctx := ctxFor(t, time.Minute)
+	others := []string{u[1]}
+	for i := range 498 {
+		others = append(others, fmt.Sprintf("%s-m%d", u[0], i))
+	}
+	start := time.Now()
+	g, err := owner.CreateConversation(ctx, "five hundred", others...)
+	if err != nil {
+		t.Fatalf("create a group of 500: %v", err)
+	}
+	t.Logf("group of 500 created in %v", time.Since(start).Round(time.Millisecond))
+	if len(g.Members) != 500 {
+		t.Fatalf("group has %d members, want 500", len(g.Members))
+	}
+	if _, err := reader.AddMembers(ctx, g.ConversationID, u[2]); client.ErrorCode(err) != client.CodeTooLarge {
+		t.Fatalf("adding a 501st member: %v, want too_large", err)
+	}
+	reader.wait(t, "the group", conversationEvent(g.ConversationID, 500))
+
+	ack, err := owner.Send(ctx, g.ConversationID, "big", "to five hundred")
+	if err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	reader.wait(t, "the message", messageWith(g.ConversationID, ack.MessageID))
+	if _, err := reader.Receipt(ctx, g.ConversationID, ack.MessageID, client.StatusRead); err != nil {
+		t.Fatalf("receipt: %v", err)
+	}
+	// The receipt's reply follows its (absent) pushes.
+	owner.expectNone(t, "a live receipt in a group of 500", anyReceipt(g.ConversationID))
+	page, err := owner.History(ctx, g.ConversationID, "", 1)
+	if err != nil || len(page.Messages) != 1 || page.Messages[0].ReadBy == nil || *page.Messages[0].ReadBy != 1 ||
+		page.Messages[0].DeliveredTo == nil || *page.Messages[0].DeliveredTo != 1 {
+		t.Fatalf("owner's history = %+v, %v; want the message delivered to and read by 1", page, err)
+	}
+}
