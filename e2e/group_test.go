@@ -25,6 +25,10 @@ func TestGroupOf100(t *testing.T) {
 	u := newUsers(names...)
 	ctx := ctxFor(t, 2*time.Minute)
 
+	tokens := make([]string, size)
+	for i := range tokens {
+		tokens[i] = token(t, u[i])
+	}
 	start := time.Now()
 	members := make([]*dev, size)
 	var mu sync.Mutex
@@ -37,7 +41,7 @@ func TestGroupOf100(t *testing.T) {
 			defer wg.Done()
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			c, err := client.Dial(ctx, s.m.WebSocketURL(), token(t, u[i]), clientOptions())
+			c, err := client.Dial(ctx, s.m.WebSocketURL(), tokens[i], clientOptions())
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
