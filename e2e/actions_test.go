@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,13 +56,23 @@ func TestSendDirect(t *testing.T) {
 	}
 	alice.wait(t, "bob's reply", messageWith(back.ConversationID, back.MessageID))
 
-	// Exactly two messages exist: the resend stored nothing new.
+	// A body of exactly 16384 bytes (8192 two-byte characters) is accepted and delivered whole.
+	big := strings.Repeat("é", 8192)
+	bigAck, err := alice.Send(ctx, ack.ConversationID, "big", big)
+	if err != nil {
+		t.Fatalf("send a body of 16384 bytes: %v", err)
+	}
+	if ev := bob.wait(t, "the largest message", messageWith(bigAck.ConversationID, bigAck.MessageID)); ev.Message.Body != big {
+		t.Fatalf("bob got a body of %d bytes, want the 16384 sent", len(ev.Message.Body))
+	}
+
+	// Exactly three messages exist: the resend stored nothing new.
 	page, err := alice.History(ctx, ack.ConversationID, "", 0)
 	if err != nil {
 		t.Fatalf("history: %v", err)
 	}
-	if got := ids(page.Messages); !slices.Equal(got, []string{back.MessageID, ack.MessageID}) {
-		t.Fatalf("history = %v, want [%s %s]", got, back.MessageID, ack.MessageID)
+	if got := ids(page.Messages); !slices.Equal(got, []string{bigAck.MessageID, back.MessageID, ack.MessageID}) {
+		t.Fatalf("history = %v, want [%s %s %s]", got, bigAck.MessageID, back.MessageID, ack.MessageID)
 	}
 
 	// The direct conversation has a deterministic id: creating it gives the same one.

@@ -137,6 +137,8 @@ func TestErrorCodes(t *testing.T) {
 		{"requestId too long", false, map[string]any{"action": "heartbeat", "requestId": strings.Repeat("r", 65)}, client.CodeBadRequest, "", "heartbeat"},
 		{"requestId not a string", false, `{"action":"heartbeat","requestId":7}`, client.CodeBadRequest, "", "heartbeat"},
 		{"unknown action", false, map[string]any{"action": "fly", "requestId": "r-fly"}, client.CodeUnknownAction, "r-fly", "fly"},
+		{"the $disconnect route as an action", false, map[string]any{"action": "$disconnect", "requestId": "r-disc"}, client.CodeUnknownAction, "r-disc", "$disconnect"},
+		{"the $connect route as an action", false, map[string]any{"action": "$connect", "requestId": "r-conn"}, client.CodeUnknownAction, "r-conn", "$connect"},
 		{"action of the wrong type", false, `{"action":5,"requestId":"r-act5"}`, client.CodeBadRequest, "r-act5", ""},
 
 		{"send without clientMsgId", false, map[string]any{"action": "send", "requestId": "s1", "to": u[1], "body": "x"}, client.CodeBadRequest, "s1", "send"},
@@ -216,6 +218,9 @@ func TestErrorCodes(t *testing.T) {
 	alice.send(map[string]any{"action": "heartbeat", "requestId": "still-open"})
 	if f := alice.reply("still-open"); f["type"] != "heartbeat" {
 		t.Fatalf("after the errors: %v, want a heartbeat", f)
+	}
+	if ids := s.connectionIDs(t, u[0]); len(ids) != 1 {
+		t.Fatalf("alice's connection items after the errors = %v, want her one connection", ids)
 	}
 	// Nothing was stored by the refused sends: bob's direct conversation holds one message.
 	page, err := bob.History(ctx, dm, "", 0)
@@ -346,6 +351,7 @@ func TestRequestIDEcho(t *testing.T) {
 	alice.send(map[string]any{"action": "typing", "requestId": "q-typing", "conversationId": dm})
 	event("bob's typing event", "typing", "conversationId", "userId", "state")
 	do("q-after-typing", "heartbeat", map[string]any{"action": "heartbeat"})
+	do(strings.Repeat("L", 64), "heartbeat", map[string]any{"action": "heartbeat"}) // the longest requestId
 }
 
 // hasKeys fails the test unless frame has every key (with any value, null included).
