@@ -31,7 +31,7 @@ func TestPresenceLapses(t *testing.T) {
 	bobConns := s.connectionIDs(t, u[1])
 
 	offline := alice.wait(t, "bob's presence lapsing", presenceOf(u[1], false))
-	t.Logf("bob's presence lapsed %v after he came online (expected about %v plus the sweep interval)",
+	t.Logf("bob's presence lapsed %v after he came online (expected %v, plus up to 2 s of whole-second TTL rounding and the 200 ms sweep)",
 		time.Since(onlineAt).Round(time.Millisecond), 60*time.Second-tunedSkew)
 	if got, want := offline.Presence[0].LastSeen, online.Presence[0].LastSeen; got != want {
 		t.Fatalf("offline event lastSeen = %d, want bob's last activity %d", got, want)
