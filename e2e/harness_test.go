@@ -334,12 +334,6 @@ func messageWith(conversationID, messageID string) func(client.Event) bool {
 	}
 }
 
-func anyMessageIn(conversationID string) func(client.Event) bool {
-	return func(ev client.Event) bool {
-		return ev.Type == client.TypeMessage && ev.Message.ConversationID == conversationID
-	}
-}
-
 func typingOf(conversationID, user, state string) func(client.Event) bool {
 	return func(ev client.Event) bool {
 		return ev.Type == client.TypeTyping && ev.Typing.ConversationID == conversationID && ev.Typing.UserID == user && ev.Typing.State == state
