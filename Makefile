@@ -42,7 +42,7 @@ run: node-deps
 
 ## test: every test: Go (with one real Cassandra for the whole run), the browser test, the infra tests
 test: deps
-	scripts/cassandra/with-cassandra.sh go test -count=1 -timeout 40m ./...
+	set -o pipefail; scripts/cassandra/with-cassandra.sh go test -json -count=1 -timeout 40m ./... | go run ./tools/testreport
 	$(MAKE) infra-test localstack-check
 
 ## lint: gofmt, go vet and staticcheck

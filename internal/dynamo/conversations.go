@@ -118,22 +118,7 @@ func (s *Store) getMeta(ctx context.Context, conversationID string) (metaItem, e
 	if conversationID == "" {
 		return metaItem{}, errors.New("dynamo: conversation id is required")
 	}
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.t.Conversations),
-		Key:            key(convPK(conversationID), metaSK),
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return metaItem{}, err
-	}
-	if out.Item == nil {
-		return metaItem{}, chat.ErrNotFound
-	}
-	var meta metaItem
-	if err := attributevalue.UnmarshalMap(out.Item, &meta); err != nil {
-		return metaItem{}, fmt.Errorf("unmarshal: %w", err)
-	}
-	return meta, nil
+	return getItem[metaItem](ctx, s, s.t.Conversations, key(convPK(conversationID), metaSK))
 }
 
 // GetConversations implements chat.ConversationStore with BatchGetItem.
@@ -169,20 +154,9 @@ func (s *Store) Member(ctx context.Context, conversationID, userID string) (chat
 	if err := required("member", "conversation id", conversationID, "user id", userID); err != nil {
 		return chat.Membership{}, err
 	}
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.t.Conversations),
-		Key:            key(convPK(conversationID), memberSK(userID)),
-		ConsistentRead: aws.Bool(true),
-	})
+	it, err := getItem[memberItem](ctx, s, s.t.Conversations, key(convPK(conversationID), memberSK(userID)))
 	if err != nil {
 		return chat.Membership{}, fmt.Errorf("member %s of %s: %w", userID, conversationID, err)
-	}
-	if out.Item == nil {
-		return chat.Membership{}, fmt.Errorf("member %s of %s: %w", userID, conversationID, chat.ErrNotFound)
-	}
-	var it memberItem
-	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return chat.Membership{}, fmt.Errorf("member %s of %s: unmarshal: %w", userID, conversationID, err)
 	}
 	return it.membership(), nil
 }

@@ -48,20 +48,9 @@ func (s *Store) Reserve(ctx context.Context, r chat.Reservation) (chat.Reservati
 	if !isConditionFailed(err) {
 		return chat.Reservation{}, fmt.Errorf("reserve %s in %s: %w", it.SK, r.ConversationID, err)
 	}
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.t.Conversations),
-		Key:            key(it.PK, it.SK),
-		ConsistentRead: aws.Bool(true),
-	})
+	old, err := getItem[reservationItem](ctx, s, s.t.Conversations, key(it.PK, it.SK))
 	if err != nil {
 		return chat.Reservation{}, fmt.Errorf("reserve %s in %s: read existing reservation: %w", it.SK, r.ConversationID, err)
-	}
-	if out.Item == nil {
-		return chat.Reservation{}, fmt.Errorf("reserve %s in %s: reservation exists but cannot be read", it.SK, r.ConversationID)
-	}
-	var old reservationItem
-	if err := attributevalue.UnmarshalMap(out.Item, &old); err != nil {
-		return chat.Reservation{}, fmt.Errorf("reserve %s in %s: unmarshal: %w", it.SK, r.ConversationID, err)
 	}
 	r.MessageID, r.CreatedAt = old.MessageID, old.CreatedAt
 	return r, nil
@@ -88,20 +77,9 @@ func (s *Store) GetMessage(ctx context.Context, conversationID, messageID string
 	if err := required("get message", "conversation id", conversationID, "message id", messageID); err != nil {
 		return chat.Message{}, err
 	}
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.t.Messages),
-		Key:            messageKey(conversationID, messageID),
-		ConsistentRead: aws.Bool(true),
-	})
+	it, err := getItem[messageItem](ctx, s, s.t.Messages, messageKey(conversationID, messageID))
 	if err != nil {
 		return chat.Message{}, fmt.Errorf("get message %s in %s: %w", messageID, conversationID, err)
-	}
-	if out.Item == nil {
-		return chat.Message{}, fmt.Errorf("get message %s in %s: %w", messageID, conversationID, chat.ErrNotFound)
-	}
-	var it messageItem
-	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return chat.Message{}, fmt.Errorf("get message %s in %s: unmarshal: %w", messageID, conversationID, err)
 	}
 	return it.message(), nil
 }

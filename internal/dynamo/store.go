@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -148,4 +149,25 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// getItem reads one item with a consistent read and unmarshals it into a T. A missing
+// item is chat.ErrNotFound.
+func getItem[T any](ctx context.Context, s *Store, table string, k map[string]types.AttributeValue) (T, error) {
+	var it T
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(table),
+		Key:            k,
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return it, err
+	}
+	if out.Item == nil {
+		return it, chat.ErrNotFound
+	}
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return it, fmt.Errorf("unmarshal: %w", err)
+	}
+	return it, nil
 }
