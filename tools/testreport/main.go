@@ -53,7 +53,7 @@ func report(in io.Reader, out io.Writer) (int, error) {
 		}
 		return pkgs[p]
 	}
-	failed, total := false, 0
+	failed, total, passed, skipped, failedTests := false, 0, 0, 0, 0
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
@@ -86,6 +86,7 @@ func report(in io.Reader, out io.Writer) (int, error) {
 			p.sawTestEvent = true
 			p.passed++
 			total++
+			passed++
 			if top, _, sub := strings.Cut(e.Test, "/"); sub {
 				p.toplevel[top]++
 			}
@@ -95,6 +96,7 @@ func report(in io.Reader, out io.Writer) (int, error) {
 				continue
 			}
 			total++
+			skipped++
 			p.skipped = append(p.skipped, e.Test+": "+reason(p.output[e.Test]))
 		case "fail":
 			failed = true
@@ -107,21 +109,22 @@ func report(in io.Reader, out io.Writer) (int, error) {
 				continue
 			}
 			total++
+			failedTests++
 			p.failed = append(p.failed, e.Test)
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return 2, err
 	}
-	switch {
-	case failed:
-		fmt.Fprintln(out, "FAIL")
-		return 1, nil
-	case total == 0:
+	if total == 0 && !failed {
 		fmt.Fprintln(out, "testreport: no test ran")
 		return 1, nil
 	}
-	fmt.Fprintf(out, "PASS: %d tests and subtests passed\n", total)
+	fmt.Fprintf(out, "go: %d passed, %d failed, %d skipped (tests and subtests)\n", passed, failedTests, skipped)
+	if failed {
+		fmt.Fprintln(out, "FAIL")
+		return 1, nil
+	}
 	return 0, nil
 }
 
