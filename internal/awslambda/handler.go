@@ -179,7 +179,7 @@ func (h *Handler) sync(ctx context.Context, c chat.Caller) (any, error) {
 			return nil, fmt.Errorf("sync: push message %d of %d: %w", i+1, len(msgs), err)
 		}
 	}
-	return h.svc.SyncedFrame(c, len(msgs), more), nil
+	return h.svc.SyncedFrame(c, msgs, more), nil
 }
 
 // reply encodes the reply frame, or the error frame for err. This is the one place where

@@ -268,6 +268,9 @@ func TestLimits(t *testing.T) {
 		if first["body"] != "0" || last["body"] != "999" {
 			t.Fatalf("order: first %v last %v", first["body"], last["body"])
 		}
+		if ids, _ := out["lastMessageIds"].(map[string]any); len(ids) != 1 || ids[conv] != last["messageId"] {
+			t.Fatalf("lastMessageIds = %v, want {%s: %v}", out["lastMessageIds"], conv, last["messageId"])
+		}
 		e.must(carol, cc, map[string]any{"action": "receipt", "conversationId": conv, "messageId": last["messageId"], "status": "delivered"})
 		out = e.must(carol, cc, map[string]any{"action": "sync"})
 		if out["count"] != float64(5) || out["more"] != false {

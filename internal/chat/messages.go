@@ -284,7 +284,16 @@ func (s *Service) Sync(ctx context.Context, c Caller) (msgs []Message, more bool
 	return msgs, more, nil
 }
 
-// SyncedFrame builds the frame that ends a sync.
-func (s *Service) SyncedFrame(c Caller, count int, more bool) SyncedFrame {
-	return SyncedFrame{Type: TypeSynced, RequestID: c.RequestID, Count: count, More: more}
+// SyncedFrame builds the frame that ends a sync of msgs.
+func (s *Service) SyncedFrame(c Caller, msgs []Message, more bool) SyncedFrame {
+	f := SyncedFrame{Type: TypeSynced, RequestID: c.RequestID, Count: len(msgs), More: more}
+	if len(msgs) > 0 {
+		f.LastMessageIDs = map[string]string{}
+		for _, m := range msgs {
+			if m.MessageID > f.LastMessageIDs[m.ConversationID] {
+				f.LastMessageIDs[m.ConversationID] = m.MessageID
+			}
+		}
+	}
+	return f
 }

@@ -141,6 +141,12 @@ type SyncedFrame struct {
 	RequestID string `json:"requestId,omitempty"`
 	Count     int    `json:"count"`
 	More      bool   `json:"more"`
+	// LastMessageIDs maps each conversation that this sync sent messages of to the id of
+	// the last one it sent (an addition to PROTOCOL.md). While More is true, a client
+	// acknowledges exactly these with delivered receipts: a live message that arrived
+	// meanwhile may lie beyond messages the next sync has still to send, and acknowledging
+	// it would skip them.
+	LastMessageIDs map[string]string `json:"lastMessageIds,omitempty"`
 }
 
 // ConversationView is a conversation as the conversation event shows it.

@@ -81,7 +81,7 @@ func (c *Conn) Sync(ctx context.Context) (*SyncResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &SyncResult{Count: f.Count, More: f.More}, nil
+	return &SyncResult{Count: f.Count, More: f.More, LastMessageIDs: f.LastMessageIDs}, nil
 }
 
 // Conversations lists the caller's conversations, most recent activity first.

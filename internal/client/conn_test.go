@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,8 @@ type fakeServer struct {
 	receipts    []map[string]any
 	pendingSync []map[string]any // messages sync still has to send
 	syncPage    int
+	syncUpTo    bool           // synced frames carry lastMessageIds, as Parley's server sends
+	liveInSync  map[string]any // a message pushed live in the middle of the first sync page
 	lastToken   string
 }
 
@@ -114,11 +117,22 @@ func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 			page := f.pendingSync[:n]
 			f.pendingSync = f.pendingSync[n:]
 			more := len(f.pendingSync) > 0
+			live := f.liveInSync
+			f.liveInSync = nil
+			upTo := map[string]any{}
 			f.mu.Unlock()
-			for _, m := range page {
+			for i, m := range page {
 				reply(map[string]any{"type": "message", "message": m})
+				upTo[m["conversationId"].(string)] = m["messageId"]
+				if i == 0 && live != nil {
+					reply(map[string]any{"type": "message", "message": live})
+				}
 			}
-			reply(map[string]any{"type": "synced", "requestId": rid, "count": n, "more": more})
+			synced := map[string]any{"type": "synced", "requestId": rid, "count": n, "more": more}
+			if f.syncUpTo && n > 0 {
+				synced["lastMessageIds"] = upTo
+			}
+			reply(synced)
 		case "history":
 			if req["conversationId"] == "slow" {
 				continue // never answers
@@ -483,5 +497,40 @@ func TestReconnectDoesNotRetryForbidden(t *testing.T) {
 	}
 	if got := f.handshakes.Load(); got != 1 {
 		t.Fatalf("handshakes = %d, want 1", got)
+	}
+}
+
+// TestSyncAllAcknowledgesOnlyReplayedWhileMore: a live message that arrives while sync
+// still has older messages of its conversation to replay must not be acknowledged before
+// them, or the server would skip them; it is acknowledged after the last round.
+func TestSyncAllAcknowledgesOnlyReplayedWhileMore(t *testing.T) {
+	t.Parallel()
+	f := newFakeServer(t)
+	msg := func(conv, id string) map[string]any {
+		return map[string]any{"conversationId": conv, "messageId": id, "senderId": "bob", "body": "x", "createdAt": 1}
+	}
+	f.pendingSync = []map[string]any{msg("A", "M1"), msg("B", "M2"), msg("B", "M3"), msg("A", "M4")}
+	f.syncPage = 2
+	f.syncUpTo = true
+	f.liveInSync = msg("B", "M9") // newer than B/M3, which round 2 has still to replay
+	c := dialFake(t, f, nil)
+	go func() {
+		for range c.Events() {
+		}
+	}()
+	if n, err := c.SyncAll(testCtx(t)); err != nil || n != 4 {
+		t.Fatalf("SyncAll = %d, %v; want 4", n, err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var got []string
+	for _, r := range f.receipts {
+		got = append(got, fmt.Sprint(r["conversationId"], "/", r["messageId"]))
+	}
+	sort.Strings(got[:2]) // within a round the order is a map's
+	sort.Strings(got[2:])
+	want := []string{"A/M1", "B/M2", "A/M4", "B/M9"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("receipts %v, want %v (round 1 acknowledges only what it replayed)", got, want)
 	}
 }

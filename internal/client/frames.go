@@ -105,6 +105,9 @@ type HistoryPage struct {
 type SyncResult struct {
 	Count int  `json:"count"`
 	More  bool `json:"more"`
+	// LastMessageIDs maps each conversation the sync sent messages of to the last id it
+	// sent (Parley's addition to PROTOCOL.md; nil from a server without it).
+	LastMessageIDs map[string]string `json:"lastMessageIds,omitempty"`
 }
 
 // Conversation is a conversation as createConversation, addMembers and leave describe it.
@@ -182,6 +185,8 @@ type frame struct {
 	Users         []Presence            `json:"users,omitempty"`
 	Count         int                   `json:"count,omitempty"`
 	More          bool                  `json:"more,omitempty"`
+	// synced
+	LastMessageIDs map[string]string `json:"lastMessageIds,omitempty"`
 
 	// error
 	Action string `json:"action,omitempty"`

@@ -35,10 +35,16 @@ func (c *Conn) track(m *Message) {
 // server sent. The messages arrive on Events as usual, so the caller must drain Events
 // concurrently. Only one SyncAll may run on a connection at a time.
 //
-// A message pushed live during a round counts as delivered like the replayed ones: it too
-// is on Events.
+// While the server says there is more, only what the round replayed is acknowledged (the
+// synced frame's lastMessageIds): a message pushed live meanwhile may lie beyond messages the next
+// round has still to replay, and acknowledging it would make the server skip them. After
+// the last round, everything that arrived is acknowledged, live messages included. Against
+// a server whose synced frame has no lastMessageIds, the newest message of each conversation is
+// acknowledged in every round.
 func (c *Conn) SyncAll(ctx context.Context) (int, error) {
 	total := 0
+	seen := map[string]string{}  // newest id that arrived per conversation, over all rounds
+	acked := map[string]string{} // what this SyncAll acknowledged
 	for round := 0; round < MaxSyncRounds; round++ {
 		c.mu.Lock()
 		if c.tracker != nil {
@@ -59,6 +65,19 @@ func (c *Conn) SyncAll(ctx context.Context) (int, error) {
 		}
 		total += res.Count
 		for conv, id := range newest {
+			if id > seen[conv] {
+				seen[conv] = id
+			}
+		}
+		ack := seen
+		if res.More && res.LastMessageIDs != nil {
+			ack = res.LastMessageIDs
+		}
+		for conv, id := range ack {
+			if id <= acked[conv] {
+				continue
+			}
+			acked[conv] = id
 			if _, err := c.Receipt(ctx, conv, id, StatusDelivered); err != nil {
 				// A conversation left meanwhile answers forbidden; the others must succeed,
 				// or the next round would replay the same messages.

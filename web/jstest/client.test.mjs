@@ -134,6 +134,32 @@ test("sync is called after connect and again while more is true", async () => {
   c.stop();
 });
 
+test("while more is true, sync acknowledges exactly what it replayed before the next round", async () => {
+  const { c, events } = newClient();
+  c.start();
+  const ws = FakeSocket.all[0];
+  ws.open();
+  const msg = (conversationId, messageId) => ({ type: "message", message: { conversationId, messageId, senderId: "bob", body: "x", createdAt: 1 } });
+  ws.deliver(msg("g:1", "01A"));
+  ws.deliver(msg("g:2", "01Z")); // live, beyond what sync has still to replay of g:2
+  ws.deliver({ type: "synced", requestId: ws.frames("sync")[0].requestId, count: 1, more: true, lastMessageIds: { "g:1": "01A" } });
+  await tick();
+  assert.equal(c.syncing, true);
+  const receipts = ws.frames("receipt");
+  assert.deepEqual(receipts.map((r) => [r.conversationId, r.messageId, r.status]), [["g:1", "01A", "delivered"]]);
+  assert.equal(ws.frames("sync").length, 1, "the next round waits for the receipt");
+  ws.deliver({ type: "receipt", requestId: receipts[0].requestId, conversationId: "g:1", userId: "alice", status: "delivered", upTo: "01A", at: 1 });
+  await tick();
+  assert.equal(ws.frames("sync").length, 2);
+  ws.deliver(msg("g:2", "01B"));
+  ws.deliver({ type: "synced", requestId: ws.frames("sync")[1].requestId, count: 1, more: false, lastMessageIds: { "g:2": "01B" } });
+  await tick();
+  assert.equal(c.syncing, false);
+  assert.equal(ws.frames("receipt").length, 1, "after the last round the app sends its own receipts");
+  assert.deepEqual(events.filter((e) => e.type === "synced").map((e) => e.count), [2]);
+  c.stop();
+});
+
 test("our message arriving before its ack settles the outbox once", () => {
   const { c, events } = newClient();
   c.start();

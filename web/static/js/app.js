@@ -291,7 +291,9 @@ function flushReceiptsSoon() {
 
 function flushReceipts() {
   receiptTimer = null;
-  if (!client || client.state !== "open") return;
+  // While sync replays, the protocol client acknowledges what it replayed; ours wait for
+  // the "synced" event, which flushes them.
+  if (!client || client.state !== "open" || client.syncing) return;
   for (const [id, upTo] of deliveredQueue) {
     deliveredQueue.delete(id);
     const c = store.get(id);

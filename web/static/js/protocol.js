@@ -144,6 +144,7 @@ export class ParleyClient extends EventTarget {
     this.reconnectTimer = null;
     this.seq = 0;
     this.sendRequests = new Map(); // requestId of a send -> its clientMsgId
+    this.syncing = false; // true while afterConnect's sync rounds run
   }
 
   emit(type, detail = {}) {
@@ -247,19 +248,34 @@ export class ParleyClient extends EventTarget {
     this.reconnectTimer = setTimeout(() => this.open(), wait);
   }
 
-  /** afterConnect resends the outbox, then syncs until the server has nothing more. */
+  /**
+   * afterConnect resends the outbox, then syncs until the server has nothing more. While
+   * the server says there is more, it acknowledges (delivered) exactly what the round
+   * replayed — the synced frame's lastMessageIds — so the next round continues after it;
+   * a live message that arrived meanwhile may lie beyond messages still to replay, so the
+   * app holds its own delivered receipts while `syncing` is true and sends them after.
+   */
   async afterConnect(ws) {
     for (const entry of [...this.outbox.items]) this.transmit(entry);
+    this.syncing = true;
     try {
       let total = 0;
       for (let page = 0; page < 1000 && this.ws === ws; page++) {
         const r = await this.request("sync", {});
         total += r.count || 0;
         if (!r.more) break;
+        const replayed = Object.entries(r.lastMessageIds || {});
+        await Promise.all(replayed.map(([conversationId, messageId]) =>
+          this.receipt(conversationId, messageId, "delivered").catch((err) => {
+            if (err?.code !== "forbidden") throw err; // a conversation left meanwhile
+          })));
       }
+      this.syncing = false;
       if (this.ws === ws) this.emit("synced", { count: total });
     } catch (err) {
       if (!(err instanceof DisconnectedError)) this.emit("servererror", { code: err.code, message: err.message, action: "sync" });
+    } finally {
+      this.syncing = false;
     }
   }
 
