@@ -242,6 +242,57 @@ func TestLimits(t *testing.T) {
 		}
 	})
 
+	t.Run("sync across conversations stops at 1000", func(t *testing.T) {
+		dan := uid("dan")
+		dc := e.connect(dan)
+		ids := chat.NewIDs()
+		now := time.Now()
+		var convs []string
+		for _, n := range []int{0, 600, 600, 3} { // a conversation with nothing new first
+			peer := uid("peer")
+			conv := e.must(dan, dc, map[string]any{"action": "createConversation", "members": []string{peer}})["conversation"].(map[string]any)["conversationId"].(string)
+			convs = append(convs, conv)
+			for i := 0; i < n; i++ {
+				m := chat.Message{ConversationID: conv, MessageID: ids.New(now), SenderID: peer, Body: fmt.Sprint(i), CreatedAt: now.UnixMilli(), ClientMsgID: fmt.Sprint("x", i)}
+				if err := e.store.PutMessage(e.ctx, m); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		total := 0
+		for round := 1; ; round++ {
+			e.push.reset()
+			out := e.must(dan, dc, map[string]any{"action": "sync"})
+			got := e.push.framesOf(dc, "message")
+			if int(out["count"].(float64)) != len(got) {
+				t.Fatalf("round %d: count %v but %d frames", round, out["count"], len(got))
+			}
+			total += len(got)
+			perConv := map[string]int{}
+			for _, f := range got {
+				perConv[f["message"].(map[string]any)["conversationId"].(string)]++
+			}
+			t.Logf("round %d: %d messages %v, more %v", round, len(got), perConv, out["more"])
+			// Conversations come in the store's order; whichever it is, the first round is cut
+			// at 1000 and names the last message it sent of every conversation it touched.
+			if round == 1 && (len(got) != 1000 || out["more"] != true || len(out["lastMessageIds"].(map[string]any)) != len(perConv)) {
+				t.Fatalf("round 1: %d messages, more %v, lastMessageIds %v", len(got), out["more"], out["lastMessageIds"])
+			}
+			for conv, id := range out["lastMessageIds"].(map[string]any) {
+				e.must(dan, dc, map[string]any{"action": "receipt", "conversationId": conv, "messageId": id, "status": "delivered"})
+			}
+			if out["more"] == false {
+				break
+			}
+			if round > 3 {
+				t.Fatal("sync never ends")
+			}
+		}
+		if total != 1203 {
+			t.Fatalf("synced %d messages in all, want 1203", total)
+		}
+	})
+
 	t.Run("sync stops at 1000", func(t *testing.T) {
 		carol := uid("carol")
 		cc := e.connect(carol)

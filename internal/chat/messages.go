@@ -261,28 +261,44 @@ func (s *Service) Sync(ctx context.Context, c Caller) (msgs []Message, more bool
 	if err != nil {
 		return nil, false, err
 	}
-	for i, m := range ms {
-		budget := MaxSyncMessages - len(msgs)
-		if budget == 0 {
-			// At the cap: more is true when any conversation left has a message to give.
-			for j := i; j < len(ms) && !more; j++ {
-				peek, _, err := s.messages.After(ctx, ms[j].ConversationID, cursors[j].DeliveredUpTo, 1)
-				if err != nil {
-					return nil, false, fmt.Errorf("read messages of %s: %w", ms[j].ConversationID, err)
-				}
-				more = len(peek) > 0
+	// Read the conversations a chunk at a time, in parallel within a chunk, each up to the
+	// budget left when the chunk starts; then keep pages in conversation order up to the cap.
+	// Once the cap is reached, a chunk only peeks (limit 1) to tell whether more is left.
+	for start := 0; start < len(ms); start += syncChunk {
+		end := min(start+syncChunk, len(ms))
+		limit := max(MaxSyncMessages-len(msgs), 1)
+		pages := make([][]Message, end-start)
+		pageMore := make([]bool, end-start)
+		err := parallel(ctx, end-start, s.opts.ReadConcurrency, func(ctx context.Context, k int) error {
+			i := start + k
+			page, more, err := s.messages.After(ctx, ms[i].ConversationID, cursors[i].DeliveredUpTo, limit)
+			if err != nil {
+				return fmt.Errorf("read messages of %s after %q: %w", ms[i].ConversationID, cursors[i].DeliveredUpTo, err)
 			}
-			return msgs, more, nil
-		}
-		page, pageMore, err := s.messages.After(ctx, m.ConversationID, cursors[i].DeliveredUpTo, budget)
+			pages[k], pageMore[k] = page, more
+			return nil
+		})
 		if err != nil {
-			return nil, false, fmt.Errorf("read messages of %s after %q: %w", m.ConversationID, cursors[i].DeliveredUpTo, err)
+			return nil, false, err
 		}
-		msgs = append(msgs, page...)
-		more = more || pageMore
+		for k, page := range pages {
+			budget := MaxSyncMessages - len(msgs)
+			if len(page) > budget {
+				msgs, more = append(msgs, page[:budget]...), true
+				continue
+			}
+			msgs = append(msgs, page...)
+			more = more || pageMore[k]
+		}
+		if len(msgs) == MaxSyncMessages && more {
+			break
+		}
 	}
 	return msgs, more, nil
 }
+
+// syncChunk is how many conversations a sync reads in parallel at a time.
+const syncChunk = 16
 
 // SyncedFrame builds the frame that ends a sync of msgs.
 func (s *Service) SyncedFrame(c Caller, msgs []Message, more bool) SyncedFrame {
