@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 )
 
@@ -167,42 +168,15 @@ func validID(field, v string) error {
 	return nil
 }
 
-// parallel runs f(i) for i in [0,n) with at most limit running at once and returns the
-// first error.
+// parallel runs f(i) for i in [0,n) with at most limit running at once; the first error
+// cancels the others' context and is returned.
 func parallel(ctx context.Context, n, limit int, f func(ctx context.Context, i int) error) error {
-	if n == 0 {
-		return nil
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(limit)
+	for i := range n {
+		g.Go(func() error { return f(ctx, i) })
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	sem := make(chan struct{}, limit)
-	var (
-		wg       sync.WaitGroup
-		once     sync.Once
-		firstErr error
-	)
-	for i := 0; i < n; i++ {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := f(ctx, i); err != nil {
-				once.Do(func() { firstErr = err; cancel() })
-			}
-		}(i)
-	}
-	wg.Wait()
-	if firstErr == nil && ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return firstErr
+	return g.Wait()
 }
 
 // jitter returns a random duration in [d/2, d*3/2).

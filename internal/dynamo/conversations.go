@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/schema"
@@ -77,10 +78,18 @@ func (s *Store) CreateConversation(ctx context.Context, c chat.Conversation, mem
 	if err != nil {
 		return err
 	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(putConcurrency)
 	for _, m := range members {
-		if _, err := s.putNew(ctx, toMemberItem(m)); err != nil {
-			return fmt.Errorf("create conversation %s: put member %s: %w", c.ConversationID, m.UserID, err)
-		}
+		g.Go(func() error {
+			if _, err := s.putNew(gctx, toMemberItem(m)); err != nil {
+				return fmt.Errorf("create conversation %s: put member %s: %w", c.ConversationID, m.UserID, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	meta := metaItem{
 		PK:          convPK(c.ConversationID),
@@ -264,6 +273,9 @@ func (s *Store) addCount(ctx context.Context, conversationID string, delta, max 
 	return chat.ErrLimit
 }
 
+// putConcurrency bounds the parallel member puts of one create or add.
+const putConcurrency = 16
+
 // AddMembers implements chat.ConversationStore without a transaction. It reads which of the
 // members exist, reserves room for the others with one conditional ADD on memberCount
 // (`memberCount <= max-n`), then puts each member item conditionally; a put that finds its
@@ -316,19 +328,32 @@ func (s *Store) AddMembers(ctx context.Context, conversationID string, members [
 	if err := s.addCount(ctx, conversationID, len(todo), max); err != nil {
 		return nil, fmt.Errorf("add %d members to %s (max %d): %w", len(todo), conversationID, max, err)
 	}
-	var added []chat.Membership
-	for _, m := range todo {
-		stored, err := s.putNew(ctx, toMemberItem(m))
-		if err != nil {
-			// Give back the room reserved for every member not stored.
-			if cerr := s.addCount(ctx, conversationID, -(len(todo) - len(added)), -1); cerr != nil {
-				err = errors.Join(err, fmt.Errorf("give back member count: %w", cerr))
+	stored := make([]bool, len(todo))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(putConcurrency)
+	for i, m := range todo {
+		g.Go(func() error {
+			ok, err := s.putNew(gctx, toMemberItem(m))
+			if err != nil {
+				return fmt.Errorf("add member %s to %s: %w", m.UserID, conversationID, err)
 			}
-			return added, fmt.Errorf("add member %s to %s: %w", m.UserID, conversationID, err)
-		}
-		if stored {
+			stored[i] = ok
+			return nil
+		})
+	}
+	putErr := g.Wait()
+	var added []chat.Membership
+	for i, m := range todo {
+		if stored[i] {
 			added = append(added, m)
 		}
+	}
+	if putErr != nil {
+		// Give back the room reserved for every member not stored.
+		if cerr := s.addCount(ctx, conversationID, -(len(todo) - len(added)), -1); cerr != nil {
+			putErr = errors.Join(putErr, fmt.Errorf("give back member count: %w", cerr))
+		}
+		return added, putErr
 	}
 	if extra := len(todo) - len(added); extra > 0 {
 		if err := s.addCount(ctx, conversationID, -extra, -1); err != nil {
