@@ -193,6 +193,9 @@ func Verifier(ctx context.Context, cfg config.Config, awsCfg *aws.Config) (auth.
 			}
 			secret = aws.ToString(out.SecretString)
 		}
+		if len(secret) < auth.RecommendedSecretBytes {
+			slog.WarnContext(ctx, "the HS256 secret is shorter than recommended", "bytes", len(secret), "recommended", auth.RecommendedSecretBytes)
+		}
 		v, err := auth.NewHS256([]byte(secret))
 		if err != nil {
 			return nil, fmt.Errorf("app: %w", err)

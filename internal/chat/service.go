@@ -48,7 +48,7 @@ type Options struct {
 	// Gateway's 2 h lifetime plus slack. Default 2h10m.
 	ConnectionTTL time.Duration
 	// RateLimit is the sustained frames per second one user may send to this instance;
-	// RateBurst the burst. Defaults 20 and 40. A negative RateLimit disables limiting.
+	// RateBurst the burst. Defaults 100 and 200 (generous for people, a bound on runaway clients). A negative RateLimit disables limiting.
 	RateLimit float64
 	RateBurst int
 }
@@ -76,10 +76,10 @@ func (o *Options) setDefaults() {
 		o.ConnectionTTL = 2*time.Hour + 10*time.Minute
 	}
 	if o.RateLimit == 0 {
-		o.RateLimit = 20
+		o.RateLimit = 100
 	}
 	if o.RateBurst <= 0 {
-		o.RateBurst = 40
+		o.RateBurst = 200
 	}
 }
 

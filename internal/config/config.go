@@ -57,7 +57,7 @@ type Config struct {
 	// PushConcurrency bounds parallel pushes (PUSH_CONCURRENCY, default 64).
 	PushConcurrency int
 	// RateLimit and RateBurst bound one user's frames per second per instance
-	// (RATE_LIMIT default 20, negative disables; RATE_BURST default 40).
+	// (RATE_LIMIT default 100, negative disables; RATE_BURST default 200).
 	RateLimit float64
 	RateBurst int
 	// LogLevel is debug, info (default), warn or error (LOG_LEVEL).
@@ -129,7 +129,7 @@ func Load(getenv func(string) string, need Need) (Config, error) {
 		KeyspacesTLS:       boolean("KEYSPACES_TLS", true),
 		KeyspacesSigV4:     boolean("KEYSPACES_SIGV4", true),
 		PushConcurrency:    integer("PUSH_CONCURRENCY", 64),
-		RateBurst:          integer("RATE_BURST", 40),
+		RateBurst:          integer("RATE_BURST", 200),
 	}
 	if h := get("KEYSPACES_HOSTS", ""); h != "" {
 		for _, s := range strings.Split(h, ",") {
@@ -138,7 +138,7 @@ func Load(getenv func(string) string, need Need) (Config, error) {
 			}
 		}
 	}
-	c.RateLimit = 20
+	c.RateLimit = 100
 	if v := get("RATE_LIMIT", ""); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f == 0 {

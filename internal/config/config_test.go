@@ -19,7 +19,7 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.TableMessages != "m" || c.MessageStore != StoreDynamoDB || c.AuthMode != AuthHS256 || c.LogLevel != slog.LevelDebug || c.PushConcurrency != 32 || c.RateLimit != -1 || c.RateBurst != 40 {
+	if c.TableMessages != "m" || c.MessageStore != StoreDynamoDB || c.AuthMode != AuthHS256 || c.LogLevel != slog.LevelDebug || c.PushConcurrency != 32 || c.RateLimit != -1 || c.RateBurst != 200 {
 		t.Fatalf("unexpected config %+v", c)
 	}
 

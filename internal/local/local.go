@@ -81,8 +81,8 @@ type Config struct {
 	// DynaliteStderr receives dynalite's output. Default: discarded.
 	DynaliteStderr io.Writer
 	// Service overrides options of the chat service that WireApp builds: its clock, rate
-	// limit, push settings. Zero fields keep the defaults (a rate limit of 20 frames per
-	// second with a burst of 40 per user). Tests use it for a low rate limit or a clock
+	// limit, push settings. Zero fields keep the defaults (a rate limit of 100 frames per
+	// second with a burst of 200 per user). Tests use it for a low rate limit or a clock
 	// that makes presence lapse sooner.
 	Service chat.Options
 	// MessageStore says where messages live: config.StoreDynamoDB ("dynamodb", the
@@ -147,8 +147,8 @@ func WireApp(ctx context.Context, wc WireConfig) (Handlers, error) {
 		AuthMode:           config.AuthHS256,
 		JWTSecret:          string(wc.JWTSecret),
 		PushConcurrency:    64,
-		RateLimit:          20,
-		RateBurst:          40,
+		RateLimit:          100,
+		RateBurst:          200,
 		LogLevel:           slog.LevelInfo,
 	}
 	switch wc.MessageStore {
