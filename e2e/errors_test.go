@@ -162,7 +162,9 @@ func TestErrorCodes(t *testing.T) {
 		{"receipt, no such message", false, map[string]any{"action": "receipt", "requestId": "r1", "conversationId": dm, "messageId": unknownMsg, "status": "read"}, client.CodeNotFound, "r1", "receipt"},
 		{"receipt, message of another conversation", false, map[string]any{"action": "receipt", "requestId": "r2", "conversationId": dm, "messageId": otherAck.MessageID, "status": "read"}, client.CodeNotFound, "r2", "receipt"},
 		{"receipt, bad status", false, map[string]any{"action": "receipt", "requestId": "r3", "conversationId": dm, "messageId": dmAck.MessageID, "status": "seen"}, client.CodeBadRequest, "r3", "receipt"},
-		{"receipt, bad message id", false, map[string]any{"action": "receipt", "requestId": "r4", "conversationId": dm, "messageId": "nope", "status": "read"}, client.CodeBadRequest, "r4", "receipt"},
+		{"receipt, an id that names no message", false, map[string]any{"action": "receipt", "requestId": "r4", "conversationId": dm, "messageId": "nope", "status": "read"}, client.CodeNotFound, "r4", "receipt"},
+		{"receipt, message id over 64 characters", false, map[string]any{"action": "receipt", "requestId": "r4b", "conversationId": dm, "messageId": strings.Repeat("x", 65), "status": "read"}, client.CodeBadRequest, "r4b", "receipt"},
+		{"receipt, no message id", false, map[string]any{"action": "receipt", "requestId": "r4c", "conversationId": dm, "status": "read"}, client.CodeBadRequest, "r4c", "receipt"},
 		{"receipt, not a member", false, map[string]any{"action": "receipt", "requestId": "r5", "conversationId": other.ConversationID, "messageId": otherAck.MessageID, "status": "read"}, client.CodeForbidden, "r5", "receipt"},
 		{"receipt, no such conversation", false, map[string]any{"action": "receipt", "requestId": "r6", "conversationId": missing, "messageId": unknownMsg, "status": "read"}, client.CodeNotFound, "r6", "receipt"},
 

@@ -111,11 +111,8 @@ func (s *Service) Receipt(ctx context.Context, c Caller, conversationID, message
 	if err := validConversationID(conversationID); err != nil {
 		return ReceiptFrame{}, err
 	}
-	if messageID == "" {
-		return ReceiptFrame{}, Errorf(CodeBadRequest, "messageId is required")
-	}
-	if !ValidULID(messageID) {
-		return ReceiptFrame{}, Errorf(CodeBadRequest, "messageId %q is not a message id", messageID)
+	if err := validID("messageId", messageID); err != nil {
+		return ReceiptFrame{}, err
 	}
 	if status != StatusDelivered && status != StatusRead {
 		return ReceiptFrame{}, Errorf(CodeBadRequest, "status must be \"delivered\" or \"read\"")
