@@ -8,10 +8,11 @@ import (
 // flight is one message between its intended send time and its last delivery.
 type flight struct {
 	intended time.Time
-	measured bool   // intended after the warm-up
-	sender   int    // position of the sender among the conversation's members
-	seen     []bool // per member position: delivered
-	got      int    // distinct recipients that have it
+	measured bool      // intended after the warm-up
+	sender   int       // position of the sender among the conversation's members
+	seen     []bool    // per member position: delivered
+	got      int       // distinct recipients that have it
+	last     time.Time // the latest receive time among them
 	acked    bool
 }
 
@@ -109,12 +110,17 @@ func (t *tracker) delivered(id string, pos int, at time.Time) {
 	}
 	f.seen[pos] = true
 	f.got++
+	if at.After(f.last) {
+		f.last = at
+	}
 	t.allDeliveries++
 	if f.measured {
 		t.deliveries++
 		t.delivery.record(at.Sub(f.intended))
+		// Connections are read concurrently, so the delivery processed last need not be
+		// the one received last: end-to-end is up to the latest receive time.
 		if f.got == len(f.seen)-1 {
-			t.e2e.record(at.Sub(f.intended))
+			t.e2e.record(f.last.Sub(f.intended))
 		}
 	}
 	t.finishIfDone(id, f)
