@@ -235,4 +235,15 @@ func TestHeartbeatAndPresenceEvents(t *testing.T) {
 	if evs := e.push.framesOf(bc, "presence"); len(evs) != 1 || evs[0]["users"].([]any)[0].(map[string]any)["online"] != false {
 		t.Fatalf("offline not announced: %v", evs)
 	}
+	// A frame of the closed connection processed after its $disconnect (API Gateway runs
+	// them independently) must not bring alice back online.
+	e.push.reset()
+	e.must(alice, ac2, map[string]any{"action": "heartbeat"})
+	if evs := e.push.framesOf(bc, "presence"); len(evs) != 0 {
+		t.Fatalf("a late frame announced alice online again: %v", evs)
+	}
+	ps := e.must(bob, bc, map[string]any{"action": "presence", "userIds": []string{alice}})
+	if u := ps["users"].([]any)[0].(map[string]any); u["online"] != false {
+		t.Fatalf("alice online after a late frame: %v", u)
+	}
 }

@@ -30,9 +30,22 @@ func (s *Service) Touch(ctx context.Context, userID string) error {
 	if err != nil {
 		return fmt.Errorf("touch presence of %s: %w", userID, err)
 	}
-	if came {
-		s.notifyPresence(ctx, Presence{UserID: userID, Online: true, LastSeen: now})
+	if !came {
+		return nil
 	}
+	// A frame can be processed after its connection's $disconnect (API Gateway invokes
+	// them independently). It must not bring a user with no connection back online.
+	conns, err := s.connections.Connections(ctx, userID, now)
+	if err != nil {
+		return fmt.Errorf("read connections of %s: %w", userID, err)
+	}
+	if len(conns) == 0 {
+		if _, err := s.connections.SetOffline(ctx, userID, now); err != nil {
+			return fmt.Errorf("set %s offline again: %w", userID, err)
+		}
+		return nil
+	}
+	s.notifyPresence(ctx, Presence{UserID: userID, Online: true, LastSeen: now})
 	return nil
 }
 
