@@ -3,6 +3,7 @@ package e2e
 import (
 	"errors"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,8 +12,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 
+	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/client"
 	"github.com/parleychat/parley/internal/dynalite"
+	"github.com/parleychat/parley/internal/local"
 )
 
 // TestVanishedClientCleanedAfter410 covers a client that vanishes without a close: its
@@ -21,9 +24,16 @@ import (
 // until the next fan-out, whose push gets 410 Gone from the Management API and deletes
 // it. The Connections table is read with the real SDK client against the local DynamoDB
 // endpoint.
+//
+// A 410 deletes only a connection older than chat.GoneGrace (a younger one may still be in
+// its $connect), so this test runs on a system whose service clock it moves past the grace
+// before the fan-out.
 func TestVanishedClientCleanedAfter410(t *testing.T) {
 	t.Parallel()
-	s := defaultSystem(t)
+	var skew atomic.Int64
+	s := shared(t, "vanish", func() local.Config {
+		return local.Config{Service: chat.Options{Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }}}
+	})
 	u := newUsers("alice", "ghost")
 	alice := s.connect(t, u[0])
 	ctx := ctxFor(t, time.Minute)
@@ -82,7 +92,9 @@ func TestVanishedClientCleanedAfter410(t *testing.T) {
 		t.Fatalf("ghost's connection items after the drop = %v, want both %v still", ids, all)
 	}
 
-	// The next message's fan-out posts to both; the 410 deletes the stale item.
+	// The next message's fan-out, once the connections are past the grace, posts to both;
+	// the 410 deletes the stale item.
+	skew.Store(int64(chat.GoneGrace + time.Second))
 	ack, err := alice.Send(ctx, dm, "after-vanish", "are you there?")
 	if err != nil {
 		t.Fatalf("send: %v", err)

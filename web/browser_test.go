@@ -54,7 +54,7 @@ func TestBrowserChat(t *testing.T) {
 		Addr:      "127.0.0.1:0",
 		JWTSecret: []byte("browser-test-secret-browser-test-secret"),
 		Web:       web.Handler(),
-		Logger:    slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:    slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: testLogLevel()})),
 	})
 	if err := m.Start(ctx); err != nil {
 		t.Fatalf("start parley local: %v", err)
@@ -192,4 +192,14 @@ func (l *lineLogger) saw(line string) bool {
 		}
 	}
 	return false
+}
+
+// testLogLevel is the runtime's log level in this test: warnings, or what
+// PARLEY_TEST_LOG_LEVEL says (debug, info) when a failure needs its story.
+func testLogLevel() slog.Level {
+	var l slog.Level = slog.LevelWarn
+	if v := os.Getenv("PARLEY_TEST_LOG_LEVEL"); v != "" {
+		_ = l.UnmarshalText([]byte(v))
+	}
+	return l
 }

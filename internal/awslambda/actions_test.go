@@ -1,7 +1,9 @@
 package awslambda
 
 import (
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/parleychat/parley/internal/chat"
 )
@@ -245,5 +247,24 @@ func TestHeartbeatAndPresenceEvents(t *testing.T) {
 	ps := e.must(bob, bc, map[string]any{"action": "presence", "userIds": []string{alice}})
 	if u := ps["users"].([]any)[0].(map[string]any); u["online"] != false {
 		t.Fatalf("alice online after a late frame: %v", u)
+	}
+}
+
+// TestDisconnectAfterUnrecordedLapse: a user whose presence lapsed (no frame for 60 s) but
+// whose lapse TTL has not announced yet, then disconnects: the disconnect announces the
+// offline state, since no TTL deletion follows an explicit offline.
+func TestDisconnectAfterUnrecordedLapse(t *testing.T) {
+	var skew atomic.Int64
+	e := newEnv(t, chat.Options{Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
+	alice, bob := uid("alice"), uid("bob")
+	bc := e.connect(bob)
+	e.must(bob, bc, map[string]any{"action": "createConversation", "members": []string{alice}})
+	ac := e.connect(alice)
+	skew.Store(int64(2 * time.Minute)) // alice lapses; the sweeper has not run
+	e.push.reset()
+	e.disconnect(alice, ac)
+	evs := e.push.framesOf(bc, "presence")
+	if len(evs) != 1 || evs[0]["users"].([]any)[0].(map[string]any)["online"] != false {
+		t.Fatalf("bob got %v, want one offline event for alice", evs)
 	}
 }

@@ -3,6 +3,7 @@ package awslambda
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,7 +13,8 @@ import (
 )
 
 func TestFanoutGoneConnectionIsDeleted(t *testing.T) {
-	e := newEnv(t, chat.Options{})
+	var skew atomic.Int64
+	e := newEnv(t, chat.Options{Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
 	alice, bob := uid("alice"), uid("bob")
 	ac, bcLive, bcDead := e.connect(alice), e.connect(bob), e.connect(bob)
 	e.push.fail = func(conn string, _ int) error {
@@ -23,6 +25,7 @@ func TestFanoutGoneConnectionIsDeleted(t *testing.T) {
 	}
 	dm := e.must(alice, ac, map[string]any{"action": "createConversation", "members": []string{bob}})["conversation"].(map[string]any)["conversationId"].(string)
 	m := e.send(alice, ac, dm, "hi")
+	skew.Store(int64(chat.GoneGrace + time.Second)) // the connections are past the grace now
 	if r := e.deliver(m); len(r.BatchItemFailures) != 0 {
 		t.Fatalf("a gone connection failed the record: %+v", r)
 	}
@@ -181,5 +184,28 @@ func TestStreamFixtureMalformedRecordSkipped(t *testing.T) {
 	r, err := e.stream.Handle(e.ctx, ev)
 	if err != nil || len(r.BatchItemFailures) != 0 {
 		t.Fatalf("a malformed record must be skipped, not retried forever: %+v %v", r, err)
+	}
+}
+
+// TestFanoutKeepsAConnectionStillOpening: API Gateway answers 410 for a connection whose
+// $connect has not returned yet, while its item is already stored. Such a young
+// connection must not be deleted, or the device would get nothing live once it opens.
+func TestFanoutKeepsAConnectionStillOpening(t *testing.T) {
+	e := newEnv(t, chat.Options{})
+	alice, bob := uid("alice"), uid("bob")
+	ac, bcOpening := e.connect(alice), e.connect(bob)
+	dm := e.must(alice, ac, map[string]any{"action": "createConversation", "members": []string{bob}})["conversation"].(map[string]any)["conversationId"].(string)
+	e.push.fail = func(conn string, _ int) error {
+		if conn == bcOpening {
+			return fmt.Errorf("post: %w", chat.ErrGone)
+		}
+		return nil
+	}
+	if r := e.deliver(e.send(alice, ac, dm, "hi")); len(r.BatchItemFailures) != 0 {
+		t.Fatalf("%+v", r)
+	}
+	conns, err := e.store.Connections(e.ctx, bob, time.Now().UnixMilli())
+	if err != nil || len(conns) != 1 || conns[0].ConnectionID != bcOpening {
+		t.Fatalf("bob's connections after a 410 within the grace: %+v %v; want %s kept", conns, err, bcOpening)
 	}
 }

@@ -63,11 +63,11 @@ func (s *Service) Disconnect(ctx context.Context, userID, connectionID string) e
 	if len(left) > 0 {
 		return nil
 	}
-	was, err := s.connections.SetOffline(ctx, userID, now)
+	announce, err := s.connections.SetOffline(ctx, userID, now)
 	if err != nil {
 		return fmt.Errorf("set %s offline: %w", userID, err)
 	}
-	if was {
+	if announce {
 		s.notifyPresence(ctx, Presence{UserID: userID, Online: false, LastSeen: now})
 	}
 	return nil

@@ -14,7 +14,16 @@ import (
 type target struct {
 	userID       string
 	connectionID string
+	connectedAt  int64 // Unix milliseconds
 }
+
+// GoneGrace is how old a connection must be before a 410 Gone deletes it. API Gateway
+// answers 410 for a connection whose $connect has not returned yet, and the connection
+// item is stored during $connect: without the grace, a fan-out that reaches a connection
+// in that window would delete the item of a connection that is about to open, and the
+// device would get no live message until it reconnects. A young connection that really
+// vanished is deleted by the next 410 after the grace, or by TTL.
+const GoneGrace = 30 * time.Second
 
 // pushStats counts what one push round did.
 type pushStats struct {
@@ -52,7 +61,7 @@ func (s *Service) pushToUsers(ctx context.Context, users []string, exclude strin
 					continue
 				}
 				select {
-				case targets <- target{userID: c.UserID, connectionID: c.ConnectionID}:
+				case targets <- target{userID: c.UserID, connectionID: c.ConnectionID, connectedAt: c.ConnectedAt}:
 				case <-ctx.Done():
 					return ctx.Err()
 				}
@@ -93,6 +102,10 @@ func (s *Service) pushOne(ctx context.Context, t target, frame []byte, attempts 
 			return
 		case errors.Is(err, ErrGone):
 			st.gone.Add(1)
+			if age := s.now() - t.connectedAt; age < GoneGrace.Milliseconds() {
+				s.log.DebugContext(ctx, "410 for a connection still opening: kept", "userId", t.userID, "connectionId", t.connectionID, "ageMillis", age)
+				return
+			}
 			if err := s.connections.DeleteConnection(ctx, t.userID, t.connectionID); err != nil {
 				s.log.WarnContext(ctx, "delete gone connection", "userId", t.userID, "connectionId", t.connectionID, "err", err)
 			}
@@ -204,5 +217,12 @@ func (s *Service) notifyPresence(ctx context.Context, p Presence) {
 	if len(peers) == 0 {
 		return
 	}
-	s.broadcast(ctx, peers, "", PresenceFrame{Type: TypePresence, Users: []Presence{p}})
+	data, err := Encode(PresenceFrame{Type: TypePresence, Users: []Presence{p}})
+	if err != nil {
+		s.log.ErrorContext(ctx, "encode presence event", "err", err)
+		return
+	}
+	st, err := s.pushToUsers(ctx, peers, "", data, false)
+	s.log.DebugContext(ctx, "presence announced", "userId", p.UserID, "online", p.Online, "peers", len(peers),
+		"pushed", st.delivered.Load(), "gone", st.gone.Load(), "err", err)
 }

@@ -100,9 +100,11 @@ type ConnectionStore interface {
 	// recorded activity is recent; it then reports false.
 	TouchPresence(ctx context.Context, userID string, now int64) (cameOnline bool, err error)
 
-	// SetOffline marks userID offline with lastSeen = now, and reports whether the user was
-	// online until then.
-	SetOffline(ctx context.Context, userID string, now int64) (wasOnline bool, err error)
+	// SetOffline marks userID offline with lastSeen = now (for good: TTL no longer deletes
+	// the presence, so no lapse follows), and reports whether an offline state is still to
+	// be announced: true when the user was online, or had lapsed without the lapse being
+	// recorded (RecordLapse); false when already marked offline or never seen.
+	SetOffline(ctx context.Context, userID string, now int64) (announce bool, err error)
 
 	// RecordLapse keeps lastSeen of a user whose presence item TTL deleted: it stores an
 	// offline presence with that lastSeen unless a presence item exists again.

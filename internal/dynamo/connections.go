@@ -150,7 +150,8 @@ func (s *Store) TouchPresence(ctx context.Context, userID string, now int64) (bo
 }
 
 // SetOffline implements chat.ConnectionStore: an update that marks the presence offline,
-// sets lastSeen and removes expiresAt (an offline presence is kept for its lastSeen).
+// sets lastSeen and removes expiresAt (an offline presence is kept for its lastSeen, and
+// TTL will not delete it, so no lapse follows).
 func (s *Store) SetOffline(ctx context.Context, userID string, now int64) (bool, error) {
 	if err := required("set offline", "user id", userID); err != nil {
 		return false, err
@@ -177,7 +178,9 @@ func (s *Store) SetOffline(ctx context.Context, userID string, now int64) (bool,
 	if err != nil {
 		return false, fmt.Errorf("set %s offline: %w", userID, err)
 	}
-	return old.online(now), nil
+	// Online, or lapsed without the lapse being recorded (and so without an offline
+	// event yet): either way the caller has an offline state to announce.
+	return old != nil && !old.Offline, nil
 }
 
 // RecordLapse implements chat.ConnectionStore: a conditional put of an offline presence

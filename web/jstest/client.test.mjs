@@ -304,3 +304,13 @@ test("leaving removes the conversation; a draft gives way to the real one", () =
   assert.equal(s.get(draftId("bob")), undefined);
   assert.equal(s.dmWith("bob").id, "dm:alice:bob");
 });
+
+test("a presence reply older than an event already applied does not override it", () => {
+  const s = new ChatStore("alice");
+  s.setPresence([{ userId: "bob", online: true, lastSeen: 1000 }]);
+  s.setPresence([{ userId: "bob", online: false, lastSeen: 5000 }]); // the offline event
+  s.setPresence([{ userId: "bob", online: true, lastSeen: 4000 }]); // a reply computed before it
+  assert.deepEqual(s.presence.get("bob"), { online: false, lastSeen: 5000 });
+  s.setPresence([{ userId: "bob", online: true, lastSeen: 6000 }]); // back online later
+  assert.equal(s.presence.get("bob").online, true);
+});

@@ -139,7 +139,7 @@ func testPresenceTransitions(t *testing.T, s chat.ConnectionStore) {
 		name     string
 		op       op
 		at       int64 // offset from t0 of the call
-		want     bool  // cameOnline for touch, wasOnline for offline
+		want     bool  // cameOnline for touch, announce for offline
 		presence chat.Presence
 		checkAt  int64 // offset at which Presence is read
 	}{
@@ -152,7 +152,10 @@ func testPresenceTransitions(t *testing.T, s chat.ConnectionStore) {
 		{"set offline while online", offline, 40_000 + w + 5000, true, chat.Presence{Online: false, LastSeen: t0 + 40_000 + w + 5000}, 40_000 + w + 5000},
 		{"set offline again", offline, 40_000 + w + 6000, false, chat.Presence{Online: false, LastSeen: t0 + 40_000 + w + 6000}, 40_000 + w + 6000},
 		{"touch right after offline comes online", touch, 40_000 + w + 6001, true, chat.Presence{Online: true, LastSeen: t0 + 40_000 + w + 6001}, 40_000 + w + 6001},
-		{"set offline after a lapse", offline, 40_000 + 3*w, false, chat.Presence{Online: false, LastSeen: t0 + 40_000 + 3*w}, 40_000 + 3*w},
+		// The lapse was never recorded (no RecordLapse): its offline state is still to be
+		// announced, and SetOffline must say so, since no TTL deletion will follow it.
+		{"set offline after an unrecorded lapse", offline, 40_000 + 3*w, true, chat.Presence{Online: false, LastSeen: t0 + 40_000 + 3*w}, 40_000 + 3*w},
+		{"set offline once more", offline, 40_000 + 3*w + 1, false, chat.Presence{Online: false, LastSeen: t0 + 40_000 + 3*w + 1}, 40_000 + 3*w + 1},
 	}
 	ctx := ctxFor(t)
 	u := newUser("alice")
@@ -231,6 +234,15 @@ func testRecordLapse(t *testing.T, s chat.ConnectionStore) {
 		must(t, err, "TouchPresence")
 		if !came {
 			t.Fatal("TouchPresence after a recorded lapse: cameOnline = false")
+		}
+	})
+	t.Run("a recorded lapse is not announced again by SetOffline", func(t *testing.T) {
+		u := newUser("recorded")
+		must(t, s.RecordLapse(ctx, u, now-90_000), "RecordLapse")
+		announce, err := s.SetOffline(ctx, u, now)
+		must(t, err, "SetOffline")
+		if announce {
+			t.Fatal("SetOffline after a recorded lapse: announce = true, the lapse was announced already")
 		}
 	})
 	t.Run("fresh presence: kept", func(t *testing.T) {

@@ -291,8 +291,19 @@ export class ChatStore {
     return out.sort();
   }
 
+  /**
+   * setPresence applies presence from an event or a query reply. A view older than the one
+   * held is dropped: a presence reply computed before a user went offline can arrive after
+   * the offline event, and must not turn the dot green again. lastSeen orders the views
+   * (an event carries the time of the change).
+   */
   setPresence(users) {
-    for (const u of users || []) this.presence.set(u.userId, { online: !!u.online, lastSeen: u.lastSeen || 0 });
+    for (const u of users || []) {
+      const lastSeen = u.lastSeen || 0;
+      const cur = this.presence.get(u.userId);
+      if (cur && lastSeen < cur.lastSeen) continue;
+      this.presence.set(u.userId, { online: !!u.online, lastSeen });
+    }
   }
 
   /** list returns the conversations, newest activity first. */
