@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/internal/local"
+	"github.com/parleychat/parley/internal/local/localtest"
 	"github.com/parleychat/parley/web"
 )
 
@@ -50,19 +51,10 @@ func TestBrowserChat(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	m := local.New(local.Config{
-		Addr:      "127.0.0.1:0",
+	m := localtest.Start(t, local.Config{
 		JWTSecret: []byte("browser-test-secret-browser-test-secret"),
 		Web:       web.Handler(),
 		Logger:    slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: testLogLevel()})),
-	})
-	if err := m.Start(ctx); err != nil {
-		t.Fatalf("start parley local: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := m.Close(); err != nil {
-			t.Errorf("close parley local: %v", err)
-		}
 	})
 	base := "http://" + m.Addr()
 	t.Logf("parley local at %s; screenshots in %s", base, out)

@@ -2,32 +2,17 @@ package bench
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/parleychat/parley/internal/auth"
 	"github.com/parleychat/parley/internal/local"
+	"github.com/parleychat/parley/internal/local/localtest"
 )
 
-// startLocal starts the real local runtime (dynalite, stream proxy, handlers, gateway) on a
-// free port of 127.0.0.1 and stops it when the test ends.
 func startLocal(t *testing.T, secret []byte) *local.Main {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	m := local.New(local.Config{Addr: "127.0.0.1:0", JWTSecret: secret,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err := m.Start(ctx); err != nil {
-		t.Fatalf("start parley local (needs Node.js and npm for dynalite): %v", err)
-	}
-	t.Cleanup(func() {
-		if err := m.Close(); err != nil {
-			t.Errorf("close parley local: %v", err)
-		}
-	})
-	return m
+	return localtest.Start(t, local.Config{JWTSecret: secret})
 }
 
 func TestBenchAgainstParleyLocal(t *testing.T) {

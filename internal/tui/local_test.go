@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/parleychat/parley/internal/auth"
 	"github.com/parleychat/parley/internal/client"
 	"github.com/parleychat/parley/internal/local"
+	"github.com/parleychat/parley/internal/local/localtest"
 )
 
 // screen is an io.Writer that tests can wait on.
@@ -56,19 +56,7 @@ func (s *screen) waitFor(t *testing.T, want string) {
 
 func startLocal(t *testing.T, secret []byte) *local.Main {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	m := local.New(local.Config{Addr: "127.0.0.1:0", JWTSecret: secret,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err := m.Start(ctx); err != nil {
-		t.Fatalf("start parley local (needs Node.js and npm for dynalite): %v", err)
-	}
-	t.Cleanup(func() {
-		if err := m.Close(); err != nil {
-			t.Errorf("close parley local: %v", err)
-		}
-	})
-	return m
+	return localtest.Start(t, local.Config{JWTSecret: secret})
 }
 
 // waitEvent waits for bob's next event matching ok.
