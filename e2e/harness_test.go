@@ -471,9 +471,9 @@ func (r *rawConn) reply(requestID string) map[string]any {
 
 // Reading DynamoDB directly, through the real SDK client.
 
-// connectionIDs returns the connection ids stored for user in the Connections table (the
-// presence item left out), sorted.
-func (s *system) connectionIDs(t testing.TB, user string) []string {
+// partition reads every item the Connections table holds for user: connections and the
+// presence item.
+func (s *system) partition(t testing.TB, user string) []map[string]types.AttributeValue {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
 	defer cancel()
@@ -487,8 +487,15 @@ func (s *system) connectionIDs(t testing.TB, user string) []string {
 	if err != nil {
 		t.Fatalf("query connections of %s: %v", user, err)
 	}
+	return out.Items
+}
+
+// connectionIDs returns the connection ids stored for user in the Connections table (the
+// presence item left out), sorted.
+func (s *system) connectionIDs(t testing.TB, user string) []string {
+	t.Helper()
 	var ids []string
-	for _, item := range out.Items {
+	for _, item := range s.partition(t, user) {
 		sk, ok := item[schema.AttrSK].(*types.AttributeValueMemberS)
 		if !ok {
 			t.Fatalf("connection item of %s without a string %s: %v", user, schema.AttrSK, item)
@@ -505,20 +512,7 @@ func (s *system) connectionIDs(t testing.TB, user string) []string {
 // connections and the presence item.
 func (s *system) partitionSize(t testing.TB, user string) int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
-	defer cancel()
-	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.m.Tables()[schema.ConnectionsID]),
-		KeyConditionExpression:    aws.String("#pk = :u"),
-		ExpressionAttributeNames:  map[string]string{"#pk": schema.AttrPK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":u": &types.AttributeValueMemberS{Value: user}},
-		ConsistentRead:            aws.Bool(true),
-		Select:                    types.SelectCount,
-	})
-	if err != nil {
-		t.Fatalf("count connection items of %s: %v", user, err)
-	}
-	return int(out.Count)
+	return len(s.partition(t, user))
 }
 
 // eventually polls cond every 50 ms until it holds, failing the test after eventTimeout.

@@ -206,32 +206,26 @@ func (s *Store) GetMessage(ctx context.Context, conversationID, messageID string
 // Before returns up to limit messages below before (or the newest), newest first: the
 // table's own clustering order, one slice of one partition.
 func (s *Store) Before(ctx context.Context, conversationID, before string, limit int) ([]chat.Message, bool, error) {
-	what := fmt.Sprintf("messages of %s before %q", conversationID, before)
-	if err := checkKey(what, conversationID); err != nil {
-		return nil, false, err
-	}
-	if limit < 1 {
-		return nil, false, fmt.Errorf("%s: limit %d is not positive", what, limit)
-	}
-	q := s.read(s.qBeforeFirst, conversationID, limit+1)
-	if before != "" {
-		q = s.read(s.qBefore, conversationID, before, limit+1)
-	}
-	return s.page(ctx, what, q, limit)
+	return s.slice(ctx, fmt.Sprintf("messages of %s before %q", conversationID, before), s.qBeforeFirst, s.qBefore, conversationID, before, limit)
 }
 
 // After returns up to limit messages above after (or from the first), oldest first.
 func (s *Store) After(ctx context.Context, conversationID, after string, limit int) ([]chat.Message, bool, error) {
-	what := fmt.Sprintf("messages of %s after %q", conversationID, after)
+	return s.slice(ctx, fmt.Sprintf("messages of %s after %q", conversationID, after), s.qAfterFirst, s.qAfter, conversationID, after, limit)
+}
+
+// slice reads one page of a partition: with the statement from when bound is "" (the
+// partition's start in that direction), else with from bounded by it.
+func (s *Store) slice(ctx context.Context, what, whole, from, conversationID, bound string, limit int) ([]chat.Message, bool, error) {
 	if err := checkKey(what, conversationID); err != nil {
 		return nil, false, err
 	}
 	if limit < 1 {
 		return nil, false, fmt.Errorf("%s: limit %d is not positive", what, limit)
 	}
-	q := s.read(s.qAfterFirst, conversationID, limit+1)
-	if after != "" {
-		q = s.read(s.qAfter, conversationID, after, limit+1)
+	q := s.read(whole, conversationID, limit+1)
+	if bound != "" {
+		q = s.read(from, conversationID, bound, limit+1)
 	}
 	return s.page(ctx, what, q, limit)
 }
