@@ -27,6 +27,22 @@ import (
 // timeout bounds each subtest's store calls.
 const timeout = 60 * time.Second
 
+// contract is one named test of a contract suite.
+type contract[S any] struct {
+	name string
+	fn   func(t *testing.T, s S)
+}
+
+// runContract runs each test of a suite as a parallel subtest on a store from newStore.
+func runContract[S any](t *testing.T, newStore func(t *testing.T) S, tests []contract[S]) {
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, newStore(t))
+		})
+	}
+}
+
 // ctxFor returns a context that ends with the test or after timeout.
 func ctxFor(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), timeout)

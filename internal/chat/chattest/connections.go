@@ -12,10 +12,7 @@ import (
 // RunConnectionStoreTests runs the chat.ConnectionStore contract against the stores
 // newStore returns.
 func RunConnectionStoreTests(t *testing.T, newStore func(t *testing.T) chat.ConnectionStore) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s chat.ConnectionStore)
-	}{
+	runContract(t, newStore, []contract[chat.ConnectionStore]{
 		{"PutListDelete", testPutListDelete},
 		{"ExpiredInvisible", testExpiredInvisible},
 		{"PresenceNeverSeen", testPresenceNeverSeen},
@@ -23,13 +20,7 @@ func RunConnectionStoreTests(t *testing.T, newStore func(t *testing.T) chat.Conn
 		{"PresenceConcurrentTouch", testPresenceConcurrentTouch},
 		{"RecordLapse", testRecordLapse},
 		{"PresenceOrder", testPresenceOrder},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.fn(t, newStore(t))
-		})
-	}
+	})
 }
 
 func byConnID(cs []chat.Connection) []chat.Connection {

@@ -13,10 +13,7 @@ import (
 // RunConversationStoreTests runs the chat.ConversationStore contract against the stores
 // newStore returns.
 func RunConversationStoreTests(t *testing.T, newStore func(t *testing.T) chat.ConversationStore) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s chat.ConversationStore)
-	}{
+	runContract(t, newStore, []contract[chat.ConversationStore]{
 		{"CreateGet", testCreateGet},
 		{"CreateExists", testCreateExists},
 		{"GetMissing", testGetConversationMissing},
@@ -29,13 +26,7 @@ func RunConversationStoreTests(t *testing.T, newStore func(t *testing.T) chat.Co
 		{"UserConversations", testUserConversations},
 		{"SetLastMessage", testSetLastMessage},
 		{"SetLastMessageConcurrent", testSetLastMessageConcurrent},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.fn(t, newStore(t))
-		})
-	}
+	})
 }
 
 // group returns a new group conversation and its memberships for users.

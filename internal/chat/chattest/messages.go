@@ -14,10 +14,7 @@ import (
 // returns. When a store is also a chat.ConversationStore (DynamoDB keeps cursors on
 // membership items) the cursor tests first make their users members of the conversation.
 func RunMessageStoreTests(t *testing.T, newStore func(t *testing.T) chat.MessageStore) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s chat.MessageStore)
-	}{
+	runContract(t, newStore, []contract[chat.MessageStore]{
 		{"PutGet", testPutGet},
 		{"GetMissing", testGetMissing},
 		{"PutIdempotent", testPutIdempotent},
@@ -31,13 +28,7 @@ func RunMessageStoreTests(t *testing.T, newStore func(t *testing.T) chat.Message
 		{"AdvanceCursor", testAdvanceCursor},
 		{"AdvanceCursorConcurrent", testAdvanceCursorConcurrent},
 		{"Cursors", testCursors},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.fn(t, newStore(t))
-		})
-	}
+	})
 }
 
 // seedMessages stores n messages in a fresh conversation, alternating senders a and b,
