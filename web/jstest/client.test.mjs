@@ -6,7 +6,7 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import { ParleyClient, backoffDelay, tokenSubject, Outbox } from "../static/js/protocol.js";
-import { ChatStore, DM, GROUP, draftId } from "../static/js/store.js";
+import { ChatStore, DM, GROUP, draftId, pendingFor } from "../static/js/store.js";
 
 // A token whose payload is {"sub":"alice"}; the signature is never checked client-side.
 const TOKEN = `x.${Buffer.from(JSON.stringify({ sub: "alice", exp: 9999999999 })).toString("base64url")}.y`;
@@ -313,4 +313,21 @@ test("a presence reply older than an event already applied does not override it"
   assert.deepEqual(s.presence.get("bob"), { online: false, lastSeen: 5000 });
   s.setPresence([{ userId: "bob", online: true, lastSeen: 6000 }]); // back online later
   assert.equal(s.presence.get("bob").online, true);
+});
+
+test("pending sends belong to their conversation, or to the direct one with their `to`", () => {
+  const s = new ChatStore("alice");
+  const dm = s.openDraft("bob");
+  const g = s.ensure("g:1");
+  g.kind = GROUP;
+  const items = [
+    { clientMsgId: "c1", to: "bob", body: "hi" },
+    { clientMsgId: "c2", conversationId: "g:1", body: "all" },
+    { clientMsgId: "c3", to: "carol", body: "yo" },
+  ];
+  assert.deepEqual(pendingFor(items, dm).map((e) => e.clientMsgId), ["c1"]);
+  assert.deepEqual(pendingFor(items, g).map((e) => e.clientMsgId), ["c2"]);
+  const real = s.promoteDraft("bob", "dm:alice:bob");
+  items[0].conversationId = real.id; // Outbox.retarget after the ack
+  assert.deepEqual(pendingFor(items, real).map((e) => e.clientMsgId), ["c1"]);
 });

@@ -1,6 +1,6 @@
 // The client's model of the user's conversations: summaries, messages (deduped by messageId,
 // ordered by messageId), receipt cursors of the other members, typing and presence.
-// No DOM and no network here; app.js feeds it protocol events and renders from it.
+// No DOM and no network here; app.js feeds it protocol events and the views render from it.
 
 /** Conversation kinds (PROTOCOL.md createConversation). */
 export const DM = "dm";
@@ -12,6 +12,15 @@ export const TYPING_MS = 3000;
 /** A conversation opened with a user before its first message: sends go `to` the peer. */
 export function draftId(peer) {
   return `draft:${peer}`;
+}
+
+/**
+ * pendingFor returns the outbox entries (protocol.js Outbox.items) of conversation c that the
+ * server has not acknowledged yet: those sent to its id, and for a direct conversation those
+ * sent `to` its peer before the conversation had an id.
+ */
+export function pendingFor(items, c) {
+  return items.filter((e) => (e.conversationId ? e.conversationId === c.id : c.kind === DM && e.to === c.peer));
 }
 
 function maxId(a, b) {
