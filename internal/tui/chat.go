@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/parleychat/parley/internal/client"
@@ -34,24 +32,12 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// typingTimeout is how long a typing indicator lasts after the last "start" (PROTOCOL.md).
-const typingTimeout = 3 * time.Second
-
 // Chat is one terminal chat session. Every method runs on the goroutine of Run.
 type Chat struct {
 	cfg  Config
-	out  io.Writer
 	conn *client.Conn
-
-	open     string // open conversation id, "" for none
-	openNext string // the "before" of the open conversation's next older page
-	list     []client.ConversationSummary
-	names    map[string]string   // conversation id -> display name
-	members  map[string][]string // conversation id -> members, when known
-	seen     map[string]bool     // message ids shown (duplicates are dropped)
-	lastMine map[string]string   // conversation id -> newest own message id
-	marked   map[string]string   // conv/user/status -> upTo shown for own messages
-	typing   map[string]time.Time
+	st   *state
+	view *view
 }
 
 // New returns a chat session writing to out. Run connects it.
@@ -66,10 +52,9 @@ func New(cfg Config, out io.Writer) *Chat {
 		cfg.Logger = slog.Default()
 	}
 	return &Chat{
-		cfg: cfg, out: out,
-		names: map[string]string{}, members: map[string][]string{}, seen: map[string]bool{},
-		lastMine: map[string]string{}, marked: map[string]string{},
-		typing: map[string]time.Time{},
+		cfg:  cfg,
+		st:   newState(cfg.User),
+		view: &view{out: out, user: cfg.User, loc: cfg.Location, log: cfg.Logger},
 	}
 }
 
@@ -84,7 +69,7 @@ func (c *Chat) Run(ctx context.Context, in io.Reader) error {
 		return err
 	}
 	defer func() { c.conn.Close() }()
-	c.printf("connected to %s as %s; /help lists the commands\n", c.cfg.URL, c.cfg.User)
+	c.view.connected(c.cfg.URL, c.cfg.User)
 
 	lines := make(chan string)
 	go func() {
@@ -118,25 +103,22 @@ func (c *Chat) Run(ctx context.Context, in io.Reader) error {
 				c.handleEvent(ctx, ev)
 				continue
 			}
-			c.printf("! connection lost (%v); reconnecting…\n", c.conn.Err())
+			c.view.connectionLost(c.conn.Err())
 			if err := c.connect(ctx, true); err != nil {
 				return err
 			}
-			c.printf("reconnected\n")
+			c.view.reconnected()
 			synced = c.startSync(ctx)
 		case res := <-synced:
 			synced = nil
-			if res.err != nil {
-				c.printf("! sync: %v\n", res.err)
-			} else if res.n > 0 {
-				c.printf("synced %d missed message(s)\n", res.n)
-			}
+			c.view.synced(res.n, res.err)
 		case now := <-tick.C:
-			c.expireTyping(now)
+			c.st.expireTyping(now)
 		}
 	}
 }
 
+// connect dials the first connection, or with retry reconnects with backoff.
 func (c *Chat) connect(ctx context.Context, retry bool) error {
 	if !retry {
 		tok, err := c.cfg.Token(ctx)
@@ -158,6 +140,7 @@ func (c *Chat) connect(ctx context.Context, retry bool) error {
 	return nil
 }
 
+// syncResult is how a background sync ended: the messages it replayed, or its error.
 type syncResult struct {
 	n   int
 	err error
@@ -178,7 +161,7 @@ func (c *Chat) startSync(ctx context.Context) <-chan syncResult {
 func (c *Chat) handleLine(ctx context.Context, line string) bool {
 	cmd, err := ParseLine(line)
 	if err != nil {
-		c.printf("! %v\n", err)
+		c.view.problem(err)
 		return false
 	}
 	if cmd.Name == "quit" {
@@ -188,15 +171,16 @@ func (c *Chat) handleLine(ctx context.Context, line string) bool {
 		return false
 	}
 	if err := c.run(ctx, cmd); err != nil {
-		c.printf("! %s: %v\n", cmd.Name, err)
+		c.view.failed(cmd.Name, err)
 	}
 	return false
 }
 
+// run carries out one parsed command other than quit.
 func (c *Chat) run(ctx context.Context, cmd Command) error {
 	switch cmd.Name {
 	case "help":
-		c.printf("%s", helpText())
+		c.view.help()
 	case "send":
 		return c.send(ctx, cmd.Text)
 	case "list":
@@ -204,15 +188,11 @@ func (c *Chat) run(ctx context.Context, cmd Command) error {
 		if err != nil {
 			return err
 		}
-		c.list = convs
-		c.renderList(convs)
+		c.view.list(convs, c.st.setList(convs))
 	case "open":
-		id := cmd.Args[0]
-		if n, err := strconv.Atoi(id); err == nil {
-			if n < 1 || n > len(c.list) {
-				return fmt.Errorf("no conversation number %d in the last /list", n)
-			}
-			id = c.list[n-1].ConversationID
+		id, err := c.st.conversationID(cmd.Args[0])
+		if err != nil {
+			return err
 		}
 		return c.openConversation(ctx, id)
 	case "dm":
@@ -220,174 +200,139 @@ func (c *Chat) run(ctx context.Context, cmd Command) error {
 		if err != nil {
 			return err
 		}
-		c.remember(conv)
+		c.st.remember(conv)
 		return c.openConversation(ctx, conv.ConversationID)
 	case "group":
 		conv, err := c.conn.CreateConversation(ctx, cmd.Args[0], cmd.Args[1:]...)
 		if err != nil {
 			return err
 		}
-		c.remember(conv)
+		c.st.remember(conv)
 		return c.openConversation(ctx, conv.ConversationID)
 	case "add":
-		if c.open == "" {
-			return errors.New("no open conversation")
-		}
-		conv, err := c.conn.AddMembers(ctx, c.open, cmd.Args...)
+		open, err := c.st.requireOpen()
 		if err != nil {
 			return err
 		}
-		c.remember(conv)
-		c.printf("members of %s: %s\n", c.name(conv.ConversationID), strings.Join(conv.Members, ", "))
-	case "leave":
-		if c.open == "" {
-			return errors.New("no open conversation")
-		}
-		if _, err := c.conn.Leave(ctx, c.open); err != nil {
+		conv, err := c.conn.AddMembers(ctx, open, cmd.Args...)
+		if err != nil {
 			return err
 		}
-		c.printf("you left %s\n", c.name(c.open))
-		c.open, c.openNext = "", ""
-	case "history":
-		if c.open == "" {
-			return errors.New("no open conversation")
+		c.st.remember(conv)
+		c.view.members(c.st, conv)
+	case "leave":
+		open, err := c.st.requireOpen()
+		if err != nil {
+			return err
 		}
-		if c.openNext == "" {
-			c.printf("(no older messages)\n")
+		if _, err := c.conn.Leave(ctx, open); err != nil {
+			return err
+		}
+		c.view.left(c.st, open)
+		c.st.closeOpen()
+	case "history":
+		if _, err := c.st.requireOpen(); err != nil {
+			return err
+		}
+		if c.st.older() == "" {
+			c.view.noOlder()
 			return nil
 		}
-		return c.showPage(ctx, c.openNext, "older messages")
+		return c.showPage(ctx, c.st.older(), "older messages")
 	case "who":
 		users, err := c.conn.Presence(ctx, cmd.Args...)
 		if err != nil {
 			return err
 		}
-		for _, p := range users {
-			c.renderPresence(p)
-		}
+		c.view.presence(users)
 	default:
 		return fmt.Errorf("unhandled command %q", cmd.Name)
 	}
 	return nil
 }
 
+// send sends text to the open conversation and shows it once acknowledged.
 func (c *Chat) send(ctx context.Context, text string) error {
-	if c.open == "" {
+	open := c.st.current()
+	if open == "" {
 		return errors.New("no open conversation: use /list and /open, /dm or /group")
 	}
 	// The echo of this message is read only after Send returns (this goroutine handles
 	// events), and then dropped as seen: the ack is what prints it.
-	ack, err := c.conn.Send(ctx, c.open, newClientMsgID(), text)
+	ack, err := c.conn.Send(ctx, open, newClientMsgID(), text)
 	if err != nil {
 		return err
 	}
-	c.seen[ack.MessageID] = true
-	c.lastMine[ack.ConversationID] = ack.MessageID
-	c.printf("%s ✓\n", c.formatMessage(client.Message{
+	c.st.sent(ack)
+	c.view.sent(client.Message{
 		ConversationID: ack.ConversationID, MessageID: ack.MessageID, SenderID: c.cfg.User, Body: text, CreatedAt: ack.CreatedAt,
-	}))
+	})
 	return nil
 }
 
 // openConversation makes id the open conversation and shows its newest page.
 func (c *Chat) openConversation(ctx context.Context, id string) error {
-	c.open, c.openNext = id, ""
-	c.printf("── %s ──\n", c.name(id))
+	c.st.setOpen(id)
+	c.view.header(c.st.name(id))
 	return c.showPage(ctx, "", "")
 }
 
 // showPage prints a history page of the open conversation, oldest first, and marks the
 // newest message read.
 func (c *Chat) showPage(ctx context.Context, before, title string) error {
-	page, err := c.conn.History(ctx, c.open, before, c.cfg.HistoryPage)
+	open := c.st.current()
+	page, err := c.conn.History(ctx, open, before, c.cfg.HistoryPage)
 	if err != nil {
 		return err
 	}
-	c.openNext = page.Next
+	c.st.addPage(page)
 	if title != "" {
-		c.printf("── %s ──\n", title)
+		c.view.header(title)
 	}
-	if len(page.Messages) == 0 {
-		c.printf("(no messages)\n")
-		return nil
-	}
-	for i := len(page.Messages) - 1; i >= 0; i-- {
-		m := page.Messages[i]
-		c.seen[m.MessageID] = true
-		line := c.formatMessage(m)
-		if m.SenderID == c.cfg.User {
-			line += " " + statusMark(m)
-			if m.MessageID > c.lastMine[m.ConversationID] {
-				c.lastMine[m.ConversationID] = m.MessageID
-			}
-		}
-		c.printf("%s\n", line)
-	}
-	if before == "" {
-		c.receipt(ctx, c.open, page.Messages[0].MessageID, client.StatusRead)
+	c.view.page(page.Messages)
+	if before == "" && len(page.Messages) > 0 {
+		c.receipt(ctx, open, page.Messages[0].MessageID, client.StatusRead)
 	}
 	return nil
 }
 
-// handleEvent renders one pushed frame and sends the receipts it calls for.
+// handleEvent applies one pushed frame to the state, shows what is new in it and sends
+// the receipts it calls for.
 func (c *Chat) handleEvent(ctx context.Context, ev client.Event) {
 	switch ev.Type {
 	case client.TypeMessage:
 		m := ev.Message
-		if m == nil || c.seen[m.MessageID] {
+		if !c.st.applyMessage(m) {
 			return // a duplicate, or the echo of a send whose ack printed it
 		}
-		c.seen[m.MessageID] = true
-		delete(c.typing, m.ConversationID+"\x00"+m.SenderID)
-		if m.SenderID == c.cfg.User && m.MessageID > c.lastMine[m.ConversationID] {
-			c.lastMine[m.ConversationID] = m.MessageID
-		}
-		if m.ConversationID == c.open {
-			c.printf("%s\n", c.formatMessage(*m))
-			if m.SenderID != c.cfg.User {
-				c.receipt(ctx, m.ConversationID, m.MessageID, client.StatusRead)
-			}
+		c.view.message(c.st, *m)
+		if m.SenderID == c.cfg.User {
 			return
 		}
-		c.printf("[%s] %s\n", c.name(m.ConversationID), c.formatMessage(*m))
-		if m.SenderID != c.cfg.User {
-			c.receipt(ctx, m.ConversationID, m.MessageID, client.StatusDelivered)
+		status := client.StatusDelivered
+		if c.st.isOpen(m.ConversationID) {
+			status = client.StatusRead
 		}
+		c.receipt(ctx, m.ConversationID, m.MessageID, status)
 	case client.TypeTyping:
-		t := ev.Typing
-		if t == nil || t.UserID == c.cfg.User {
-			return
-		}
-		key := t.ConversationID + "\x00" + t.UserID
-		_, was := c.typing[key]
-		if t.State == client.TypingStop {
-			delete(c.typing, key)
-			return
-		}
-		c.typing[key] = ev.Received
-		if !was {
-			where := ""
-			if t.ConversationID != c.open {
-				where = " in " + c.name(t.ConversationID)
-			}
-			c.printf("%s is typing…%s\n", t.UserID, where)
+		if c.st.applyTyping(ev.Typing, ev.Received) {
+			c.view.typing(c.st, ev.Typing)
 		}
 	case client.TypeReceipt:
-		c.renderReceipt(ev.Receipt)
+		if c.st.applyReceipt(ev.Receipt) {
+			c.view.receipt(c.st, ev.Receipt)
+		}
 	case client.TypeConversation:
-		conv := ev.Conversation
-		if conv == nil {
+		if ev.Conversation == nil {
 			return
 		}
-		c.remember(conv)
-		c.printf("* %s: members %s\n", c.name(conv.ConversationID), strings.Join(conv.Members, ", "))
+		c.st.remember(ev.Conversation)
+		c.view.conversationChanged(c.st, ev.Conversation)
 	case client.TypePresence:
-		for _, p := range ev.Presence {
-			c.renderPresence(p)
-		}
+		c.view.presence(ev.Presence)
 	case client.TypeError:
 		if ev.Err != nil {
-			c.printf("! %v\n", ev.Err)
+			c.view.problem(ev.Err)
 		}
 	}
 }
@@ -395,143 +340,7 @@ func (c *Chat) handleEvent(ctx context.Context, ev client.Event) {
 // receipt sends a receipt, reporting a failure without stopping the session.
 func (c *Chat) receipt(ctx context.Context, conv, messageID, status string) {
 	if _, err := c.conn.Receipt(ctx, conv, messageID, status); err != nil {
-		c.printf("! receipt: %v\n", err)
-	}
-}
-
-// expireTyping forgets typing indicators older than typingTimeout.
-func (c *Chat) expireTyping(now time.Time) {
-	for k, at := range c.typing {
-		if now.Sub(at) > typingTimeout {
-			delete(c.typing, k)
-		}
-	}
-}
-
-// remember records a conversation's name and members.
-func (c *Chat) remember(conv *client.Conversation) {
-	c.members[conv.ConversationID] = conv.Members
-	switch {
-	case conv.Name != "":
-		c.names[conv.ConversationID] = conv.Name
-	case conv.Kind == client.KindDirect:
-		for _, m := range conv.Members {
-			if m != c.cfg.User {
-				c.names[conv.ConversationID] = "@" + m
-			}
-		}
-	}
-}
-
-// name is how a conversation is shown: its name, "@peer" for a direct one, or its id.
-func (c *Chat) name(id string) string {
-	if n, ok := c.names[id]; ok {
-		return n
-	}
-	return id
-}
-
-func (c *Chat) printf(format string, args ...any) {
-	if _, err := fmt.Fprintf(c.out, format, args...); err != nil {
-		c.cfg.Logger.Debug("chat: write output", "err", err)
-	}
-}
-
-// formatMessage renders "[15:04] alice: body" ("you" for own messages).
-func (c *Chat) formatMessage(m client.Message) string {
-	who := m.SenderID
-	if who == c.cfg.User {
-		who = "you"
-	}
-	return fmt.Sprintf("[%s] %s: %s", time.UnixMilli(m.CreatedAt).In(c.cfg.Location).Format("15:04"), who, m.Body)
-}
-
-// statusMark renders the status history gives an own message: ✓ sent, ✓✓ delivered,
-// "read"; in groups "✓✓ N read M".
-func statusMark(m client.Message) string {
-	switch {
-	case m.Status == client.StatusRead:
-		return "✓✓ read"
-	case m.Status == client.StatusDelivered:
-		return "✓✓"
-	case m.Status == client.StatusSent:
-		return "✓"
-	case m.DeliveredTo != nil || m.ReadBy != nil:
-		d, r := 0, 0
-		if m.DeliveredTo != nil {
-			d = *m.DeliveredTo
-		}
-		if m.ReadBy != nil {
-			r = *m.ReadBy
-		}
-		return fmt.Sprintf("✓✓ %d, read by %d", d, r)
-	default:
-		return "✓"
-	}
-}
-
-// renderReceipt shows another member's receipt when it covers the newest own message of
-// that conversation, once per member and status.
-func (c *Chat) renderReceipt(r *client.Receipt) {
-	if r == nil || r.UserID == c.cfg.User {
-		return
-	}
-	mine := c.lastMine[r.ConversationID]
-	if mine == "" || r.UpTo < mine {
-		return
-	}
-	key := r.ConversationID + "\x00" + r.UserID + "\x00" + r.Status
-	if c.marked[key] >= mine {
-		return
-	}
-	c.marked[key] = mine
-	where := ""
-	if r.ConversationID != c.open {
-		where = " in " + c.name(r.ConversationID)
-	}
-	if r.Status == client.StatusRead {
-		c.printf("  ✓✓ read by %s%s\n", r.UserID, where)
-		c.marked[r.ConversationID+"\x00"+r.UserID+"\x00"+client.StatusDelivered] = mine
-		return
-	}
-	c.printf("  ✓✓ delivered to %s%s\n", r.UserID, where)
-}
-
-// renderPresence shows "● bob is online" or "○ bob is offline (last seen …)".
-func (c *Chat) renderPresence(p client.Presence) {
-	if p.Online {
-		c.printf("● %s is online\n", p.UserID)
-		return
-	}
-	if p.LastSeen == 0 {
-		c.printf("○ %s is offline\n", p.UserID)
-		return
-	}
-	c.printf("○ %s is offline (last seen %s)\n", p.UserID, time.UnixMilli(p.LastSeen).In(c.cfg.Location).Format("Jan 2 15:04"))
-}
-
-// renderList prints the conversation list, numbered for /open N.
-func (c *Chat) renderList(convs []client.ConversationSummary) {
-	if len(convs) == 0 {
-		c.printf("no conversations yet: /dm USER or /group NAME USER...\n")
-		return
-	}
-	for i, s := range convs {
-		if s.Name != "" {
-			c.names[s.ConversationID] = s.Name
-		}
-		unread := ""
-		if s.Unread > 0 {
-			unread = fmt.Sprintf(" (%d unread)", s.Unread)
-			if s.Unread >= 100 {
-				unread = " (100+ unread)"
-			}
-		}
-		last := ""
-		if s.LastMessage != nil {
-			last = " — " + c.formatMessage(*s.LastMessage)
-		}
-		c.printf("%2d. %s [%s, %d members] %s%s%s\n", i+1, c.name(s.ConversationID), s.Kind, s.MemberCount, s.ConversationID, unread, last)
+		c.view.failed("receipt", err)
 	}
 }
 

@@ -60,7 +60,7 @@ func TestRenderEvents(t *testing.T) {
 	t.Parallel()
 	c, out := newTestChat()
 	ctx := context.Background()
-	c.open = "dm:alice:bob"
+	c.st.setOpen("dm:alice:bob")
 	now := time.Now()
 	steps := []struct {
 		ev   client.Event
@@ -107,7 +107,7 @@ func TestTypingExpires(t *testing.T) {
 	if got := out.String(); got != "bob is typing… in g:1\n" {
 		t.Fatalf("output %q", got)
 	}
-	c.expireTyping(start.Add(typingTimeout + time.Millisecond))
+	c.st.expireTyping(start.Add(typingTimeout + time.Millisecond))
 	out.Reset()
 	ev.Received = start.Add(4 * time.Second)
 	c.handleEvent(context.Background(), ev)
@@ -133,16 +133,17 @@ func TestStatusMarkAndList(t *testing.T) {
 		}
 	}
 	c, out := newTestChat()
-	c.renderList(nil)
+	c.view.list(nil, c.st.setList(nil))
 	if !strings.Contains(out.String(), "no conversations yet") {
 		t.Fatalf("empty list: %q", out.String())
 	}
 	out.Reset()
-	c.renderList([]client.ConversationSummary{
+	convs := []client.ConversationSummary{
 		{ConversationID: "g:1", Kind: "group", Name: "Trip", MemberCount: 3, Unread: 2,
 			LastMessage: &client.Message{SenderID: "bob", Body: "see you", CreatedAt: 1700000000000}},
 		{ConversationID: "dm:alice:carol", Kind: "dm", MemberCount: 2, Unread: 100},
-	})
+	}
+	c.view.list(convs, c.st.setList(convs))
 	want := " 1. Trip [group, 3 members] g:1 (2 unread) — [22:13] bob: see you\n" +
 		" 2. dm:alice:carol [dm, 2 members] dm:alice:carol (100+ unread)\n"
 	if out.String() != want {
