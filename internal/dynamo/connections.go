@@ -21,9 +21,28 @@ import (
 // active user lapse.
 const PresenceWriteInterval = 20_000 // milliseconds
 
+// ConnectionStore is the DynamoDB implementation of chat.ConnectionStore, on the
+// Connections table (connection items and a presence item per user). It is safe for
+// concurrent use.
+type ConnectionStore struct {
+	db          API
+	connections string
+}
+
+var _ chat.ConnectionStore = (*ConnectionStore)(nil)
+
+// NewConnectionStore returns a ConnectionStore on the connections table through db. The
+// table name is required.
+func NewConnectionStore(db API, connections string) (*ConnectionStore, error) {
+	if err := checkNew("connection store", db, "Connections table name", connections); err != nil {
+		return nil, err
+	}
+	return &ConnectionStore{db: db, connections: connections}, nil
+}
+
 // PutConnection implements chat.ConnectionStore. ExpiresAt (Unix seconds) is required: it
 // is the TTL attribute.
-func (s *Store) PutConnection(ctx context.Context, c chat.Connection) error {
+func (s *ConnectionStore) PutConnection(ctx context.Context, c chat.Connection) error {
 	if err := required("put connection", "user id", c.UserID, "connection id", c.ConnectionID); err != nil {
 		return err
 	}
@@ -37,14 +56,14 @@ func (s *Store) PutConnection(ctx context.Context, c chat.Connection) error {
 	if err != nil {
 		return fmt.Errorf("put connection %s: marshal: %w", c.ConnectionID, err)
 	}
-	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.t.Connections), Item: av}); err != nil {
+	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.connections), Item: av}); err != nil {
 		return fmt.Errorf("put connection %s of %s: %w", c.ConnectionID, c.UserID, err)
 	}
 	return nil
 }
 
 // DeleteConnection implements chat.ConnectionStore.
-func (s *Store) DeleteConnection(ctx context.Context, userID, connectionID string) error {
+func (s *ConnectionStore) DeleteConnection(ctx context.Context, userID, connectionID string) error {
 	if err := required("delete connection", "user id", userID, "connection id", connectionID); err != nil {
 		return err
 	}
@@ -52,7 +71,7 @@ func (s *Store) DeleteConnection(ctx context.Context, userID, connectionID strin
 		return fmt.Errorf("dynamo: delete connection: connection id %q may not start with '#'", connectionID)
 	}
 	if _, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: aws.String(s.t.Connections),
+		TableName: aws.String(s.connections),
 		Key:       key(userID, connectionID),
 	}); err != nil {
 		return fmt.Errorf("delete connection %s of %s: %w", connectionID, userID, err)
@@ -62,7 +81,7 @@ func (s *Store) DeleteConnection(ctx context.Context, userID, connectionID strin
 
 // Connections implements chat.ConnectionStore: a consistent Query of the user's partition.
 // The presence item and connections whose expiresAt has passed are left out.
-func (s *Store) Connections(ctx context.Context, userID string, now int64) ([]chat.Connection, error) {
+func (s *ConnectionStore) Connections(ctx context.Context, userID string, now int64) ([]chat.Connection, error) {
 	if err := required("connections", "user id", userID); err != nil {
 		return nil, err
 	}
@@ -72,7 +91,7 @@ func (s *Store) Connections(ctx context.Context, userID string, now int64) ([]ch
 		return nil, fmt.Errorf("connections of %s: build expression: %w", userID, err)
 	}
 	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.t.Connections),
+		TableName:                 aws.String(s.connections),
 		KeyConditionExpression:    expr.KeyCondition(),
 		ExpressionAttributeNames:  expr.Names(),
 		ExpressionAttributeValues: expr.Values(),
@@ -111,7 +130,7 @@ func presenceExpiresAt(lastSeen int64) int64 {
 // happens when there is no presence item, it is offline, or its lastSeen is older than
 // PresenceWriteInterval; otherwise the user is online already and nothing is written.
 // The old image (ReturnValues ALL_OLD) tells whether the user came online.
-func (s *Store) TouchPresence(ctx context.Context, userID string, now int64) (bool, error) {
+func (s *ConnectionStore) TouchPresence(ctx context.Context, userID string, now int64) (bool, error) {
 	if err := required("touch presence", "user id", userID); err != nil {
 		return false, err
 	}
@@ -128,7 +147,7 @@ func (s *Store) TouchPresence(ctx context.Context, userID string, now int64) (bo
 		return false, fmt.Errorf("touch presence of %s: build expression: %w", userID, err)
 	}
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.t.Connections),
+		TableName:                 aws.String(s.connections),
 		Key:                       key(userID, presenceSK),
 		ConditionExpression:       expr.Condition(),
 		UpdateExpression:          expr.Update(),
@@ -152,7 +171,7 @@ func (s *Store) TouchPresence(ctx context.Context, userID string, now int64) (bo
 // SetOffline implements chat.ConnectionStore: an update that marks the presence offline,
 // sets lastSeen and removes expiresAt (an offline presence is kept for its lastSeen, and
 // TTL will not delete it, so no lapse follows).
-func (s *Store) SetOffline(ctx context.Context, userID string, now int64) (bool, error) {
+func (s *ConnectionStore) SetOffline(ctx context.Context, userID string, now int64) (bool, error) {
 	if err := required("set offline", "user id", userID); err != nil {
 		return false, err
 	}
@@ -164,7 +183,7 @@ func (s *Store) SetOffline(ctx context.Context, userID string, now int64) (bool,
 		return false, fmt.Errorf("set %s offline: build expression: %w", userID, err)
 	}
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.t.Connections),
+		TableName:                 aws.String(s.connections),
 		Key:                       key(userID, presenceSK),
 		UpdateExpression:          expr.Update(),
 		ExpressionAttributeNames:  expr.Names(),
@@ -185,7 +204,7 @@ func (s *Store) SetOffline(ctx context.Context, userID string, now int64) (bool,
 
 // RecordLapse implements chat.ConnectionStore: a conditional put of an offline presence
 // (`attribute_not_exists(pk)`), so a presence written since the TTL deletion wins.
-func (s *Store) RecordLapse(ctx context.Context, userID string, lastSeen int64) error {
+func (s *ConnectionStore) RecordLapse(ctx context.Context, userID string, lastSeen int64) error {
 	if err := required("record lapse", "user id", userID); err != nil {
 		return err
 	}
@@ -198,7 +217,7 @@ func (s *Store) RecordLapse(ctx context.Context, userID string, lastSeen int64) 
 		return fmt.Errorf("record lapse of %s: build expression: %w", userID, err)
 	}
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                aws.String(s.t.Connections),
+		TableName:                aws.String(s.connections),
 		Item:                     av,
 		ConditionExpression:      expr.Condition(),
 		ExpressionAttributeNames: expr.Names(),
@@ -211,7 +230,7 @@ func (s *Store) RecordLapse(ctx context.Context, userID string, lastSeen int64) 
 
 // Presence implements chat.ConnectionStore with a consistent BatchGetItem of the presence
 // items.
-func (s *Store) Presence(ctx context.Context, userIDs []string, now int64) ([]chat.Presence, error) {
+func (s *ConnectionStore) Presence(ctx context.Context, userIDs []string, now int64) ([]chat.Presence, error) {
 	seen := make(map[string]bool, len(userIDs))
 	var keys []map[string]types.AttributeValue
 	for _, u := range userIDs {
@@ -223,7 +242,7 @@ func (s *Store) Presence(ctx context.Context, userIDs []string, now int64) ([]ch
 			keys = append(keys, key(u, presenceSK))
 		}
 	}
-	items, err := s.batchGet(ctx, s.t.Connections, keys, nil, nil)
+	items, err := batchGet(ctx, s.db, s.connections, keys, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("presence of %d users: %w", len(keys), err)
 	}

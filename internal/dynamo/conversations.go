@@ -16,6 +16,25 @@ import (
 	"github.com/parleychat/parley/internal/schema"
 )
 
+// ConversationStore is the DynamoDB implementation of chat.ConversationStore, on the
+// Conversations table (META and MEMBER items, and the byUser index). It is safe for
+// concurrent use.
+type ConversationStore struct {
+	db            API
+	conversations string
+}
+
+var _ chat.ConversationStore = (*ConversationStore)(nil)
+
+// NewConversationStore returns a ConversationStore on the conversations table through db.
+// The table name is required.
+func NewConversationStore(db API, conversations string) (*ConversationStore, error) {
+	if err := checkNew("conversation store", db, "Conversations table name", conversations); err != nil {
+		return nil, err
+	}
+	return &ConversationStore{db: db, conversations: conversations}, nil
+}
+
 // notExistsExpr is the condition `attribute_not_exists(pk)`.
 func notExistsExpr() (expression.Expression, error) {
 	return expression.NewBuilder().WithCondition(expression.Name(schema.AttrPK).AttributeNotExists()).Build()
@@ -23,7 +42,7 @@ func notExistsExpr() (expression.Expression, error) {
 
 // putNew puts item into the Conversations table unless an item with its key exists, and
 // reports whether it was stored.
-func (s *Store) putNew(ctx context.Context, item any) (bool, error) {
+func (s *ConversationStore) putNew(ctx context.Context, item any) (bool, error) {
 	av, err := attributevalue.MarshalMap(item)
 	if err != nil {
 		return false, fmt.Errorf("marshal: %w", err)
@@ -33,7 +52,7 @@ func (s *Store) putNew(ctx context.Context, item any) (bool, error) {
 		return false, fmt.Errorf("build expression: %w", err)
 	}
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                aws.String(s.t.Conversations),
+		TableName:                aws.String(s.conversations),
 		Item:                     av,
 		ConditionExpression:      expr.Condition(),
 		ExpressionAttributeNames: expr.Names(),
@@ -70,7 +89,7 @@ func dedupeMembers(conversationID string, members []chat.Membership) ([]chat.Mem
 // CreateConversation implements chat.ConversationStore: conditional puts of the member
 // items that do not exist, then a conditional put of the META item, whose memberCount is
 // the number of distinct members given.
-func (s *Store) CreateConversation(ctx context.Context, c chat.Conversation, members []chat.Membership) error {
+func (s *ConversationStore) CreateConversation(ctx context.Context, c chat.Conversation, members []chat.Membership) error {
 	if err := required("create conversation", "conversation id", c.ConversationID, "kind", c.Kind); err != nil {
 		return err
 	}
@@ -115,7 +134,7 @@ func (s *Store) CreateConversation(ctx context.Context, c chat.Conversation, mem
 }
 
 // GetConversation implements chat.ConversationStore with a consistent read.
-func (s *Store) GetConversation(ctx context.Context, conversationID string) (chat.Conversation, error) {
+func (s *ConversationStore) GetConversation(ctx context.Context, conversationID string) (chat.Conversation, error) {
 	meta, err := s.getMeta(ctx, conversationID)
 	if err != nil {
 		return chat.Conversation{}, fmt.Errorf("get conversation %s: %w", conversationID, err)
@@ -123,15 +142,15 @@ func (s *Store) GetConversation(ctx context.Context, conversationID string) (cha
 	return meta.conversation(), nil
 }
 
-func (s *Store) getMeta(ctx context.Context, conversationID string) (metaItem, error) {
+func (s *ConversationStore) getMeta(ctx context.Context, conversationID string) (metaItem, error) {
 	if conversationID == "" {
 		return metaItem{}, errors.New("dynamo: conversation id is required")
 	}
-	return getItem[metaItem](ctx, s, s.t.Conversations, key(convPK(conversationID), metaSK))
+	return getItem[metaItem](ctx, s.db, s.conversations, key(convPK(conversationID), metaSK))
 }
 
 // GetConversations implements chat.ConversationStore with BatchGetItem.
-func (s *Store) GetConversations(ctx context.Context, ids []string) ([]chat.Conversation, error) {
+func (s *ConversationStore) GetConversations(ctx context.Context, ids []string) ([]chat.Conversation, error) {
 	seen := make(map[string]bool, len(ids))
 	var keys []map[string]types.AttributeValue
 	for _, id := range ids {
@@ -143,7 +162,7 @@ func (s *Store) GetConversations(ctx context.Context, ids []string) ([]chat.Conv
 			keys = append(keys, key(convPK(id), metaSK))
 		}
 	}
-	items, err := s.batchGet(ctx, s.t.Conversations, keys, nil, nil)
+	items, err := batchGet(ctx, s.db, s.conversations, keys, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("get %d conversations: %w", len(keys), err)
 	}
@@ -159,11 +178,11 @@ func (s *Store) GetConversations(ctx context.Context, ids []string) ([]chat.Conv
 }
 
 // Member implements chat.ConversationStore with a consistent read.
-func (s *Store) Member(ctx context.Context, conversationID, userID string) (chat.Membership, error) {
+func (s *ConversationStore) Member(ctx context.Context, conversationID, userID string) (chat.Membership, error) {
 	if err := required("member", "conversation id", conversationID, "user id", userID); err != nil {
 		return chat.Membership{}, err
 	}
-	it, err := getItem[memberItem](ctx, s, s.t.Conversations, key(convPK(conversationID), memberSK(userID)))
+	it, err := getItem[memberItem](ctx, s.db, s.conversations, key(convPK(conversationID), memberSK(userID)))
 	if err != nil {
 		return chat.Membership{}, fmt.Errorf("member %s of %s: %w", userID, conversationID, err)
 	}
@@ -171,7 +190,7 @@ func (s *Store) Member(ctx context.Context, conversationID, userID string) (chat
 }
 
 // Members implements chat.ConversationStore: a consistent Query of the MEMBER# items.
-func (s *Store) Members(ctx context.Context, conversationID string) ([]chat.Membership, error) {
+func (s *ConversationStore) Members(ctx context.Context, conversationID string) ([]chat.Membership, error) {
 	if err := required("members", "conversation id", conversationID); err != nil {
 		return nil, err
 	}
@@ -182,7 +201,7 @@ func (s *Store) Members(ctx context.Context, conversationID string) ([]chat.Memb
 		return nil, fmt.Errorf("members of %s: build expression: %w", conversationID, err)
 	}
 	ms, err := s.queryMembers(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.t.Conversations),
+		TableName:                 aws.String(s.conversations),
 		KeyConditionExpression:    expr.KeyCondition(),
 		ExpressionAttributeNames:  expr.Names(),
 		ExpressionAttributeValues: expr.Values(),
@@ -196,7 +215,7 @@ func (s *Store) Members(ctx context.Context, conversationID string) ([]chat.Memb
 
 // UserConversations implements chat.ConversationStore: a Query of the byUser index
 // (eventually consistent, as every GSI read is).
-func (s *Store) UserConversations(ctx context.Context, userID string) ([]chat.Membership, error) {
+func (s *ConversationStore) UserConversations(ctx context.Context, userID string) ([]chat.Membership, error) {
 	if err := required("user conversations", "user id", userID); err != nil {
 		return nil, err
 	}
@@ -206,7 +225,7 @@ func (s *Store) UserConversations(ctx context.Context, userID string) ([]chat.Me
 		return nil, fmt.Errorf("conversations of %s: build expression: %w", userID, err)
 	}
 	ms, err := s.queryMembers(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.t.Conversations),
+		TableName:                 aws.String(s.conversations),
 		IndexName:                 aws.String(schema.IndexByUser),
 		KeyConditionExpression:    expr.KeyCondition(),
 		ExpressionAttributeNames:  expr.Names(),
@@ -218,7 +237,7 @@ func (s *Store) UserConversations(ctx context.Context, userID string) ([]chat.Me
 	return ms, nil
 }
 
-func (s *Store) queryMembers(ctx context.Context, in *dynamodb.QueryInput) ([]chat.Membership, error) {
+func (s *ConversationStore) queryMembers(ctx context.Context, in *dynamodb.QueryInput) ([]chat.Membership, error) {
 	var ms []chat.Membership
 	p := dynamodb.NewQueryPaginator(s.db, in)
 	for p.HasMorePages() {
@@ -240,7 +259,7 @@ func (s *Store) queryMembers(ctx context.Context, in *dynamodb.QueryInput) ([]ch
 // addCount adds delta to the conversation's memberCount. When max >= 0 the update is
 // conditional on the conversation existing and the new count not exceeding max; a failed
 // condition returns chat.ErrNotFound or chat.ErrLimit.
-func (s *Store) addCount(ctx context.Context, conversationID string, delta, max int) error {
+func (s *ConversationStore) addCount(ctx context.Context, conversationID string, delta, max int) error {
 	cond := expression.Name(schema.AttrPK).AttributeExists()
 	if max >= 0 {
 		cond = cond.And(expression.Name(attrMemberCount).LessThanEqual(expression.Value(max - delta)))
@@ -251,7 +270,7 @@ func (s *Store) addCount(ctx context.Context, conversationID string, delta, max 
 		return fmt.Errorf("build expression: %w", err)
 	}
 	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.t.Conversations),
+		TableName:                 aws.String(s.conversations),
 		Key:                       key(convPK(conversationID), metaSK),
 		ConditionExpression:       expr.Condition(),
 		UpdateExpression:          expr.Update(),
@@ -281,7 +300,7 @@ const putConcurrency = 16
 // (`memberCount <= max-n`), then puts each member item conditionally; a put that finds its
 // item already there (a concurrent add) gives its unit of count back. The count never
 // exceeds max, and is exact once every AddMembers call has returned.
-func (s *Store) AddMembers(ctx context.Context, conversationID string, members []chat.Membership, max int) ([]chat.Membership, error) {
+func (s *ConversationStore) AddMembers(ctx context.Context, conversationID string, members []chat.Membership, max int) ([]chat.Membership, error) {
 	if err := required("add members", "conversation id", conversationID); err != nil {
 		return nil, err
 	}
@@ -298,7 +317,7 @@ func (s *Store) AddMembers(ctx context.Context, conversationID string, members [
 	if err != nil {
 		return nil, fmt.Errorf("add members to %s: build expression: %w", conversationID, err)
 	}
-	existing, err := s.batchGet(ctx, s.t.Conversations, keys, proj.Projection(), proj.Names())
+	existing, err := batchGet(ctx, s.db, s.conversations, keys, proj.Projection(), proj.Names())
 	if err != nil {
 		return nil, fmt.Errorf("add members to %s: read members: %w", conversationID, err)
 	}
@@ -366,12 +385,12 @@ func (s *Store) AddMembers(ctx context.Context, conversationID string, members [
 // RemoveMember implements chat.ConversationStore: a delete that returns the old item, and
 // a decrement of memberCount only when an item was deleted, so concurrent removals of the
 // same member decrement once.
-func (s *Store) RemoveMember(ctx context.Context, conversationID, userID string) error {
+func (s *ConversationStore) RemoveMember(ctx context.Context, conversationID, userID string) error {
 	if err := required("remove member", "conversation id", conversationID, "user id", userID); err != nil {
 		return err
 	}
 	out, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:    aws.String(s.t.Conversations),
+		TableName:    aws.String(s.conversations),
 		Key:          key(convPK(conversationID), memberSK(userID)),
 		ReturnValues: types.ReturnValueAllOld,
 	})
@@ -390,7 +409,7 @@ func (s *Store) RemoveMember(ctx context.Context, conversationID, userID string)
 // SetLastMessage implements chat.ConversationStore: a conditional update of the META item
 // (`attribute_not_exists(lastMessage) OR lastMessage.messageId < :id`). An older message,
 // or a conversation that does not exist, changes nothing and is not an error.
-func (s *Store) SetLastMessage(ctx context.Context, m chat.Message) error {
+func (s *ConversationStore) SetLastMessage(ctx context.Context, m chat.Message) error {
 	if err := required("set last message", "conversation id", m.ConversationID, "message id", m.MessageID); err != nil {
 		return err
 	}
@@ -408,7 +427,7 @@ func (s *Store) SetLastMessage(ctx context.Context, m chat.Message) error {
 		return fmt.Errorf("set last message of %s: build expression: %w", m.ConversationID, err)
 	}
 	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.t.Conversations),
+		TableName:                 aws.String(s.conversations),
 		Key:                       key(convPK(m.ConversationID), metaSK),
 		ConditionExpression:       expr.Condition(),
 		UpdateExpression:          expr.Update(),

@@ -14,9 +14,30 @@ import (
 	"github.com/parleychat/parley/internal/schema"
 )
 
+// MessageStore is the DynamoDB implementation of chat.MessageStore. Messages live in the
+// Messages table; the idempotency reservations of send (CLIENTMSG items) and the members'
+// cursors (on the MEMBER items) live in the Conversations table. It is safe for concurrent
+// use.
+type MessageStore struct {
+	db            API
+	messages      string
+	conversations string
+}
+
+var _ chat.MessageStore = (*MessageStore)(nil)
+
+// NewMessageStore returns a MessageStore on the messages and conversations tables through
+// db. Both table names are required.
+func NewMessageStore(db API, messages, conversations string) (*MessageStore, error) {
+	if err := checkNew("message store", db, "Messages table name", messages, "Conversations table name", conversations); err != nil {
+		return nil, err
+	}
+	return &MessageStore{db: db, messages: messages, conversations: conversations}, nil
+}
+
 // Reserve implements chat.MessageStore: a conditional put of the reservation item, and on
 // conflict a consistent read of the reservation that won.
-func (s *Store) Reserve(ctx context.Context, r chat.Reservation) (chat.Reservation, error) {
+func (s *MessageStore) Reserve(ctx context.Context, r chat.Reservation) (chat.Reservation, error) {
 	if err := required("reserve", "conversation id", r.ConversationID, "sender id", r.SenderID,
 		"client message id", r.ClientMsgID, "message id", r.MessageID); err != nil {
 		return chat.Reservation{}, err
@@ -37,7 +58,7 @@ func (s *Store) Reserve(ctx context.Context, r chat.Reservation) (chat.Reservati
 		return chat.Reservation{}, fmt.Errorf("reserve %s: build expression: %w", it.SK, err)
 	}
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                aws.String(s.t.Conversations),
+		TableName:                aws.String(s.conversations),
 		Item:                     av,
 		ConditionExpression:      expr.Condition(),
 		ExpressionAttributeNames: expr.Names(),
@@ -48,7 +69,7 @@ func (s *Store) Reserve(ctx context.Context, r chat.Reservation) (chat.Reservati
 	if !isConditionFailed(err) {
 		return chat.Reservation{}, fmt.Errorf("reserve %s in %s: %w", it.SK, r.ConversationID, err)
 	}
-	old, err := getItem[reservationItem](ctx, s, s.t.Conversations, key(it.PK, it.SK))
+	old, err := getItem[reservationItem](ctx, s.db, s.conversations, key(it.PK, it.SK))
 	if err != nil {
 		return chat.Reservation{}, fmt.Errorf("reserve %s in %s: read existing reservation: %w", it.SK, r.ConversationID, err)
 	}
@@ -58,7 +79,7 @@ func (s *Store) Reserve(ctx context.Context, r chat.Reservation) (chat.Reservati
 
 // PutMessage implements chat.MessageStore with a plain put: the key is fixed, so storing
 // the same message again overwrites it with itself.
-func (s *Store) PutMessage(ctx context.Context, m chat.Message) error {
+func (s *MessageStore) PutMessage(ctx context.Context, m chat.Message) error {
 	if err := required("put message", "conversation id", m.ConversationID, "message id", m.MessageID); err != nil {
 		return err
 	}
@@ -66,18 +87,18 @@ func (s *Store) PutMessage(ctx context.Context, m chat.Message) error {
 	if err != nil {
 		return fmt.Errorf("put message %s: marshal: %w", m.MessageID, err)
 	}
-	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.t.Messages), Item: av}); err != nil {
+	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.messages), Item: av}); err != nil {
 		return fmt.Errorf("put message %s in %s: %w", m.MessageID, m.ConversationID, err)
 	}
 	return nil
 }
 
 // GetMessage implements chat.MessageStore with a consistent read.
-func (s *Store) GetMessage(ctx context.Context, conversationID, messageID string) (chat.Message, error) {
+func (s *MessageStore) GetMessage(ctx context.Context, conversationID, messageID string) (chat.Message, error) {
 	if err := required("get message", "conversation id", conversationID, "message id", messageID); err != nil {
 		return chat.Message{}, err
 	}
-	it, err := getItem[messageItem](ctx, s, s.t.Messages, messageKey(conversationID, messageID))
+	it, err := getItem[messageItem](ctx, s.db, s.messages, messageKey(conversationID, messageID))
 	if err != nil {
 		return chat.Message{}, fmt.Errorf("get message %s in %s: %w", messageID, conversationID, err)
 	}
@@ -85,7 +106,7 @@ func (s *Store) GetMessage(ctx context.Context, conversationID, messageID string
 }
 
 // Before implements chat.MessageStore: a Query on the partition, newest first.
-func (s *Store) Before(ctx context.Context, conversationID, before string, limit int) ([]chat.Message, bool, error) {
+func (s *MessageStore) Before(ctx context.Context, conversationID, before string, limit int) ([]chat.Message, bool, error) {
 	kc := expression.Key(schema.AttrConversationID).Equal(expression.Value(conversationID))
 	if before != "" {
 		kc = kc.And(expression.Key(schema.AttrMessageID).LessThan(expression.Value(before)))
@@ -98,7 +119,7 @@ func (s *Store) Before(ctx context.Context, conversationID, before string, limit
 }
 
 // After implements chat.MessageStore: a Query on the partition, oldest first.
-func (s *Store) After(ctx context.Context, conversationID, after string, limit int) ([]chat.Message, bool, error) {
+func (s *MessageStore) After(ctx context.Context, conversationID, after string, limit int) ([]chat.Message, bool, error) {
 	kc := expression.Key(schema.AttrConversationID).Equal(expression.Value(conversationID))
 	if after != "" {
 		kc = kc.And(expression.Key(schema.AttrMessageID).GreaterThan(expression.Value(after)))
@@ -113,7 +134,7 @@ func (s *Store) After(ctx context.Context, conversationID, after string, limit i
 // page reads up to limit messages, asking for one more to learn whether more exist. It
 // follows LastEvaluatedKey because a Query page also ends at 1 MB. Reads are consistent:
 // a sync right after an ack must see the acknowledged message.
-func (s *Store) page(ctx context.Context, conversationID string, kc expression.KeyConditionBuilder, forward bool, limit int) ([]chat.Message, bool, error) {
+func (s *MessageStore) page(ctx context.Context, conversationID string, kc expression.KeyConditionBuilder, forward bool, limit int) ([]chat.Message, bool, error) {
 	if conversationID == "" {
 		return nil, false, fmt.Errorf("dynamo: conversation id is required")
 	}
@@ -125,7 +146,7 @@ func (s *Store) page(ctx context.Context, conversationID string, kc expression.K
 		return nil, false, fmt.Errorf("build expression: %w", err)
 	}
 	in := &dynamodb.QueryInput{
-		TableName:                 aws.String(s.t.Messages),
+		TableName:                 aws.String(s.messages),
 		KeyConditionExpression:    expr.KeyCondition(),
 		ExpressionAttributeNames:  expr.Names(),
 		ExpressionAttributeValues: expr.Values(),
@@ -162,7 +183,7 @@ func (s *Store) page(ctx context.Context, conversationID string, kc expression.K
 
 // CountAfter implements chat.MessageStore: a paginated Query with Select COUNT and a filter
 // on the sender, stopping once max is reached.
-func (s *Store) CountAfter(ctx context.Context, conversationID, after, excludeSender string, max int) (int, error) {
+func (s *MessageStore) CountAfter(ctx context.Context, conversationID, after, excludeSender string, max int) (int, error) {
 	if err := required("count messages", "conversation id", conversationID); err != nil {
 		return 0, err
 	}
@@ -182,7 +203,7 @@ func (s *Store) CountAfter(ctx context.Context, conversationID, after, excludeSe
 		return 0, fmt.Errorf("count messages of %s: build expression: %w", conversationID, err)
 	}
 	in := &dynamodb.QueryInput{
-		TableName:                 aws.String(s.t.Messages),
+		TableName:                 aws.String(s.messages),
 		KeyConditionExpression:    expr.KeyCondition(),
 		FilterExpression:          expr.Filter(),
 		ExpressionAttributeNames:  expr.Names(),
@@ -224,7 +245,7 @@ func cursorAttr(status string) (string, error) {
 // AdvanceCursor implements chat.MessageStore: one conditional update of the member item
 // (`attribute_exists(pk) AND (attribute_not_exists(x) OR x < :new)`). The cursor lives on
 // the membership, so a user who is not a member has no cursor to move: moved is false.
-func (s *Store) AdvanceCursor(ctx context.Context, conversationID, userID, status, upTo string) (bool, error) {
+func (s *MessageStore) AdvanceCursor(ctx context.Context, conversationID, userID, status, upTo string) (bool, error) {
 	attr, err := cursorAttr(status)
 	if err != nil {
 		return false, err
@@ -243,7 +264,7 @@ func (s *Store) AdvanceCursor(ctx context.Context, conversationID, userID, statu
 		return false, fmt.Errorf("advance %s cursor of %s in %s: build expression: %w", status, userID, conversationID, err)
 	}
 	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.t.Conversations),
+		TableName:                 aws.String(s.conversations),
 		Key:                       key(convPK(conversationID), memberSK(userID)),
 		ConditionExpression:       expr.Condition(),
 		UpdateExpression:          expr.Update(),
@@ -260,7 +281,7 @@ func (s *Store) AdvanceCursor(ctx context.Context, conversationID, userID, statu
 }
 
 // Cursors implements chat.MessageStore with a consistent BatchGetItem of the member items.
-func (s *Store) Cursors(ctx context.Context, conversationID string, userIDs []string) ([]chat.Cursor, error) {
+func (s *MessageStore) Cursors(ctx context.Context, conversationID string, userIDs []string) ([]chat.Cursor, error) {
 	if err := required("cursors", "conversation id", conversationID); err != nil {
 		return nil, err
 	}
@@ -281,7 +302,7 @@ func (s *Store) Cursors(ctx context.Context, conversationID string, userIDs []st
 	if err != nil {
 		return nil, fmt.Errorf("cursors of %s: build expression: %w", conversationID, err)
 	}
-	items, err := s.batchGet(ctx, s.t.Conversations, keys, expr.Projection(), expr.Names())
+	items, err := batchGet(ctx, s.db, s.conversations, keys, expr.Projection(), expr.Names())
 	if err != nil {
 		return nil, fmt.Errorf("cursors of %s: %w", conversationID, err)
 	}

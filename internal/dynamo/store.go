@@ -1,6 +1,13 @@
-// Package dynamo implements Parley's stores on Amazon DynamoDB: chat.MessageStore,
-// chat.ConversationStore and chat.ConnectionStore, over the tables declared in
-// internal/schema.
+// Package dynamo implements Parley's stores on Amazon DynamoDB, one type per interface of
+// internal/chat, over the tables declared in internal/schema:
+//
+//	MessageStore       chat.MessageStore       Messages, Conversations (reservations and cursors)
+//	ConversationStore  chat.ConversationStore  Conversations
+//	ConnectionStore    chat.ConnectionStore    Connections
+//
+// Each has a constructor that takes only the tables it touches, so a deployment whose
+// messages live elsewhere (Keyspaces mode) needs no Messages table. Store bundles the three
+// for callers that use DynamoDB for everything; New builds it from Tables.
 //
 // Layout:
 //
@@ -11,7 +18,7 @@
 //	Connections    userId / connectionId             connectedAt, expiresAt (TTL, Unix seconds)
 //	               userId / #presence                lastSeen (ms), offline, expiresAt (only while online)
 //
-// The store uses no transactions (dynalite, the local engine, has none): every multi-item
+// The stores use no transactions (dynalite, the local engine, has none): every multi-item
 // change is a sequence of conditional single-item writes that is safe under concurrency
 // and under retries.
 package dynamo
@@ -31,7 +38,7 @@ import (
 	"github.com/parleychat/parley/internal/schema"
 )
 
-// API is the part of the DynamoDB client the store uses; *dynamodb.Client implements it.
+// API is the part of the DynamoDB client the stores use; *dynamodb.Client implements it.
 type API interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
@@ -41,7 +48,7 @@ type API interface {
 	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 }
 
-// Tables holds the physical table names the store works on.
+// Tables holds the physical table names a Store works on.
 type Tables struct {
 	Messages      string
 	Conversations string
@@ -67,10 +74,13 @@ func PrefixedNames(prefix string, tables []schema.Table) map[string]string {
 	return m
 }
 
-// Store is the DynamoDB implementation of the chat stores. It is safe for concurrent use.
+// Store is the DynamoDB implementation of all three chat stores: the embedded
+// MessageStore, ConversationStore and ConnectionStore, sharing one client. It is safe for
+// concurrent use.
 type Store struct {
-	db API
-	t  Tables
+	*MessageStore
+	*ConversationStore
+	*ConnectionStore
 }
 
 var (
@@ -82,13 +92,28 @@ var (
 // New returns a store that works on the given tables through db. Every table name is
 // required.
 func New(db API, tables Tables) (*Store, error) {
+	m, err := NewMessageStore(db, tables.Messages, tables.Conversations)
+	if err != nil {
+		return nil, err
+	}
+	c, err := NewConversationStore(db, tables.Conversations)
+	if err != nil {
+		return nil, err
+	}
+	n, err := NewConnectionStore(db, tables.Connections)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{MessageStore: m, ConversationStore: c, ConnectionStore: n}, nil
+}
+
+// checkNew validates the arguments of a store constructor: a client, and a name for every
+// table among pairs of (what, name), such as ("Messages table name", messages).
+func checkNew(store string, db API, tables ...string) error {
 	if db == nil {
-		return nil, errors.New("dynamo: nil client")
+		return fmt.Errorf("dynamo: new %s: nil client", store)
 	}
-	if tables.Messages == "" || tables.Conversations == "" || tables.Connections == "" {
-		return nil, fmt.Errorf("dynamo: every table name is required, got %+v", tables)
-	}
-	return &Store{db: db, t: tables}, nil
+	return required("new "+store, tables...)
 }
 
 // isConditionFailed reports whether err is DynamoDB's ConditionalCheckFailedException.
@@ -107,10 +132,10 @@ func required(op string, pairs ...string) error {
 	return nil
 }
 
-// batchGet reads keys from table with BatchGetItem (consistent reads), 100 keys a call,
-// retrying unprocessed keys with a short backoff. Duplicate keys must be removed by the
-// caller.
-func (s *Store) batchGet(ctx context.Context, table string, keys []map[string]types.AttributeValue, projection *string, names map[string]string) ([]map[string]types.AttributeValue, error) {
+// batchGet reads keys from table through db with BatchGetItem (consistent reads), 100 keys
+// a call, retrying unprocessed keys with a short backoff. Duplicate keys must be removed by
+// the caller.
+func batchGet(ctx context.Context, db API, table string, keys []map[string]types.AttributeValue, projection *string, names map[string]string) ([]map[string]types.AttributeValue, error) {
 	var items []map[string]types.AttributeValue
 	for start := 0; start < len(keys); start += 100 {
 		end := min(start+100, len(keys))
@@ -129,7 +154,7 @@ func (s *Store) batchGet(ctx context.Context, table string, keys []map[string]ty
 					return nil, fmt.Errorf("batch get %s: %w", table, err)
 				}
 			}
-			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: pending})
+			out, err := db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: pending})
 			if err != nil {
 				return nil, fmt.Errorf("batch get %s: %w", table, err)
 			}
@@ -151,11 +176,11 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// getItem reads one item with a consistent read and unmarshals it into a T. A missing
-// item is chat.ErrNotFound.
-func getItem[T any](ctx context.Context, s *Store, table string, k map[string]types.AttributeValue) (T, error) {
+// getItem reads one item from table through db with a consistent read and unmarshals it
+// into a T. A missing item is chat.ErrNotFound.
+func getItem[T any](ctx context.Context, db API, table string, k map[string]types.AttributeValue) (T, error) {
 	var it T
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(table),
 		Key:            k,
 		ConsistentRead: aws.Bool(true),
