@@ -13,13 +13,14 @@
 package keyspaces
 
 import (
+	"github.com/parleychat/parley/internal/schema"
+
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"regexp"
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
@@ -85,12 +86,6 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-var keyspaceName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,47}$`)
-
-// ValidKeyspace reports whether name is a keyspace name this package accepts (it is
-// written into CQL statements, so nothing else is).
-func ValidKeyspace(name string) bool { return keyspaceName.MatchString(name) }
-
 // withDefaults validates c and fills in the defaults.
 func (c Config) withDefaults() (Config, error) {
 	if len(c.Hosts) == 0 {
@@ -101,8 +96,8 @@ func (c Config) withDefaults() (Config, error) {
 			return c, errors.New("keyspaces config: empty host")
 		}
 	}
-	if !ValidKeyspace(c.Keyspace) {
-		return c, fmt.Errorf("keyspaces config: bad keyspace name %q (letters, digits and _, at most 48, starting with a letter)", c.Keyspace)
+	if err := schema.CheckKeyspace(c.Keyspace); err != nil {
+		return c, fmt.Errorf("keyspaces config: %w", err)
 	}
 	if c.Region != "" && c.Credentials == nil {
 		return c, errors.New("keyspaces config: Region is set but Credentials is nil (use NewAWSCredentials)")

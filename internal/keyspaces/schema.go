@@ -1,6 +1,8 @@
 package keyspaces
 
 import (
+	"github.com/parleychat/parley/internal/schema"
+
 	"context"
 	"errors"
 	"fmt"
@@ -63,8 +65,8 @@ var TableNames = []string{"messages", "reservations", "cursors"}
 // Schema returns the CQL statements that create the keyspace (with the given replication
 // map, such as LocalReplication) and the tables, each idempotent (IF NOT EXISTS).
 func Schema(keyspace, replication string) ([]string, error) {
-	if !ValidKeyspace(keyspace) {
-		return nil, fmt.Errorf("schema: bad keyspace name %q", keyspace)
+	if err := schema.CheckKeyspace(keyspace); err != nil {
+		return nil, fmt.Errorf("schema: %w", err)
 	}
 	if err := validReplication(replication); err != nil {
 		return nil, fmt.Errorf("schema: %w", err)

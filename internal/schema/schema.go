@@ -6,6 +6,8 @@
 // AWS: each consumer converts a Table into its own API's types.
 package schema
 
+import "fmt"
+
 // AttributeType is a DynamoDB key attribute type.
 type AttributeType string
 
@@ -140,3 +142,26 @@ const (
 	// AttrOffline marks a presence item of a user who went offline explicitly.
 	AttrOffline = "offline"
 )
+
+// MaxKeyspaceName is the longest keyspace name Amazon Keyspaces and Cassandra accept.
+const MaxKeyspaceName = 48
+
+// CheckKeyspace reports whether name can name the Keyspaces (Cassandra) keyspace of the
+// message tables: a letter, then letters, digits and _, at most MaxKeyspaceName in all.
+// Amazon Keyspaces itself also accepts a leading digit, but Parley writes the name into
+// CQL statements unquoted, where an identifier must start with a letter; the stack and the
+// runtime both check with this one rule, so a stack never deploys a name every function
+// would then refuse at init.
+func CheckKeyspace(name string) error {
+	ok := len(name) >= 1 && len(name) <= MaxKeyspaceName && isLetter(name[0])
+	for i := 1; ok && i < len(name); i++ {
+		c := name[i]
+		ok = isLetter(c) || c >= '0' && c <= '9' || c == '_'
+	}
+	if !ok {
+		return fmt.Errorf("bad keyspace name %q: a letter, then letters, digits and _, at most %d in all", name, MaxKeyspaceName)
+	}
+	return nil
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
