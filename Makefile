@@ -1,24 +1,27 @@
 # Parley. `make run` starts the whole system locally; `make test` runs every test.
 SHELL := /bin/bash
-FUNCTIONS := connect disconnect authorizer send receipts history conversations presence fanout
+# One function per directory under functions/; internal/topology declares them, and its
+# test fails when the directories and the declaration differ.
+FUNCTIONS := $(notdir $(wildcard functions/*))
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GOTESTSUM := gotest.tools/gotestsum@v1.13.0
 GOFLAGS_LAMBDA := -tags lambda.norpc -trimpath -ldflags="-s -w"
 
 .PHONY: all build run test lint deps node-deps browser-deps cassandra-deps clean bench sizes $(FUNCTIONS:%=build-%)
 
 all: build
 
-## build: every function as a linux/arm64 bootstrap (bin/NAME/bootstrap) zipped for upload (dist/NAME.zip)
+## build: every function as a linux/arm64 bootstrap (bin/NAME/bootstrap); the CDK stack zips
+## bin/NAME/ itself when it uploads it
 build: $(FUNCTIONS:%=build-%)
 
 $(FUNCTIONS:%=build-%): build-%:
-	@mkdir -p bin/$* dist
+	@mkdir -p bin/$*
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBDA) -o bin/$*/bootstrap ./functions/$*
-	go run ./tools/lambdazip -o dist/$*.zip bin/$*/bootstrap
 
-## sizes: the size of every bootstrap and zip
+## sizes: the size of every bootstrap, and deflated (about the zip that CDK uploads)
 sizes: build
-	@for f in $(FUNCTIONS); do printf '%-14s %8d bytes bootstrap  %8d bytes zip\n' $$f $$(stat -c %s bin/$$f/bootstrap) $$(stat -c %s dist/$$f.zip); done
+	@for f in $(FUNCTIONS); do printf '%-14s %8d bytes bootstrap  %8d bytes deflated\n' $$f $$(stat -c %s bin/$$f/bootstrap) $$(gzip -9 -c bin/$$f/bootstrap | wc -c); done
 
 ## deps: what the tests and the local runtime need besides Go (dynalite, playwright-core,
 ## chromium, Cassandra's jars)
@@ -42,7 +45,11 @@ run: node-deps
 
 ## test: every test: Go (with one real Cassandra for the whole run), the browser test, the infra tests
 test: deps
-	set -o pipefail; scripts/cassandra/with-cassandra.sh go test -json -count=1 -timeout 40m ./... | go run ./tools/testreport
+	@mkdir -p test-output
+	scripts/cassandra/with-cassandra.sh go run $(GOTESTSUM) --format testname --format-hide-empty-pkg \
+		--jsonfile test-output/go-test.json -- -count=1 -timeout 40m ./...
+	@# gotestsum passes a run in which no test ran (a broken package pattern, say): refuse it.
+	@grep -q '"Action":"pass","Package":"[^"]*","Test":' test-output/go-test.json || { echo "no Go test ran"; exit 1; }
 	$(MAKE) infra-test localstack-check
 
 ## lint: gofmt, go vet and staticcheck
@@ -58,7 +65,7 @@ bench:
 	go test -run '^$$' -bench . -benchmem ./internal/chat/ ./internal/awslambda/
 
 clean:
-	rm -rf bin dist cdk.out infra/cdk.out test-output
+	rm -rf bin cdk.out infra/cdk.out test-output
 
 # synth, diff, deploy, destroy, infra-test and the localstack-* targets.
 include infra/Makefile.inc

@@ -43,22 +43,9 @@ func runLocal(ctx context.Context, args []string) error {
 	if *dataDir != "" && *ddbEndpoint != "" {
 		return fmt.Errorf("--data-dir and --dynamodb-endpoint exclude each other")
 	}
-	var hosts []string
-	switch *store {
-	case config.StoreDynamoDB:
-		if *cassandraHosts != "" {
-			return fmt.Errorf("--cassandra-hosts needs --message-store %s", config.StoreKeyspaces)
-		}
-	case config.StoreKeyspaces:
-		if strings.TrimSpace(*cassandraHosts) == "" {
-			return fmt.Errorf("--message-store %s needs --cassandra-hosts HOST:PORT[,...] (a running Cassandra, e.g. from scripts/cassandra/cassandra.sh start)", config.StoreKeyspaces)
-		}
+	var hosts []string // validated with the rest of the message store settings by Start
+	if strings.TrimSpace(*cassandraHosts) != "" {
 		hosts = strings.Split(*cassandraHosts, ",")
-		if _, _, err := local.ParseCassandraHosts(hosts); err != nil {
-			return fmt.Errorf("bad --cassandra-hosts: %w", err)
-		}
-	default:
-		return fmt.Errorf("bad --message-store %q: want %s or %s", *store, config.StoreDynamoDB, config.StoreKeyspaces)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 

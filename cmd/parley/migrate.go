@@ -1,13 +1,14 @@
 package main
 
 import (
+	"github.com/parleychat/parley/internal/schema"
+
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -74,12 +75,15 @@ flags:
 		Logger:   slog.Default(),
 	}
 	var err error
-	cfg.Hosts, cfg.Port, err = parseHosts(*hosts, *port)
-	if err != nil {
-		return err
+	if strings.TrimSpace(*hosts) == "" {
+		return errors.New("--hosts is required")
 	}
-	if !keyspaces.ValidKeyspace(cfg.Keyspace) {
-		return fmt.Errorf("bad --keyspace %q: letters, digits and _, at most 48, starting with a letter", cfg.Keyspace)
+	cfg.Hosts, cfg.Port, err = keyspaces.ParseHosts(strings.Split(*hosts, ","), *port)
+	if err != nil {
+		return fmt.Errorf("bad --hosts: %w", err)
+	}
+	if err := schema.CheckKeyspace(cfg.Keyspace); err != nil {
+		return fmt.Errorf("--keyspace: %w", err)
 	}
 	if *replication == "" {
 		*replication = keyspaces.LocalReplication
@@ -110,31 +114,4 @@ flags:
 	fmt.Printf("keyspace %s ready (tables %s) in %v\n", cfg.Keyspace, strings.Join(keyspaces.TableNames, ", "),
 		time.Since(start).Round(time.Millisecond))
 	return nil
-}
-
-// parseHosts splits "h1,h2:9043" into hosts and one port; every host that names a port must
-// name the same one (the driver uses one port per cluster).
-func parseHosts(list string, port int) ([]string, int, error) {
-	if strings.TrimSpace(list) == "" {
-		return nil, 0, errors.New("--hosts is required")
-	}
-	var hosts []string
-	for _, h := range strings.Split(list, ",") {
-		h = strings.TrimSpace(h)
-		if h == "" {
-			return nil, 0, fmt.Errorf("bad --hosts %q: empty host", list)
-		}
-		if name, p, ok := strings.Cut(h, ":"); ok {
-			n, err := strconv.Atoi(p)
-			if err != nil || n < 1 || n > 65535 || name == "" {
-				return nil, 0, fmt.Errorf("bad --hosts entry %q: want HOST or HOST:PORT", h)
-			}
-			if port != 0 && port != n {
-				return nil, 0, fmt.Errorf("bad --hosts %q: ports differ (%d and %d)", list, port, n)
-			}
-			port, h = n, name
-		}
-		hosts = append(hosts, h)
-	}
-	return hosts, port, nil
 }

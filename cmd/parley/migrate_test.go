@@ -60,9 +60,9 @@ func TestMigrateArgs(t *testing.T) {
 		"no target":       {nil, "missing target"},
 		"unknown target":  {[]string{"dynamo"}, "unknown migrate target"},
 		"no hosts":        {[]string{"keyspaces"}, "--hosts is required"},
-		"bad host":        {[]string{"keyspaces", "--hosts", "a:b"}, "bad --hosts entry"},
+		"bad host":        {[]string{"keyspaces", "--hosts", "a:b"}, "bad --hosts"},
 		"ports differ":    {[]string{"keyspaces", "--hosts", "a:1,b:2"}, "ports differ"},
-		"bad keyspace":    {[]string{"keyspaces", "--hosts", "a", "--keyspace", "x-y"}, "bad --keyspace"},
+		"bad keyspace":    {[]string{"keyspaces", "--hosts", "a", "--keyspace", "x-y"}, "--keyspace: bad keyspace name"},
 		"bad replication": {[]string{"keyspaces", "--hosts", "a", "--replication", "3"}, "bad --replication"},
 		"extra argument":  {[]string{"keyspaces", "--hosts", "a", "more"}, "unexpected arguments"},
 	} {
@@ -72,16 +72,5 @@ func TestMigrateArgs(t *testing.T) {
 				t.Fatalf("runMigrate(%q) = %v, want an error mentioning %q", tc.args, err, tc.want)
 			}
 		})
-	}
-}
-
-func TestParseHosts(t *testing.T) {
-	hosts, port, err := parseHosts("a:9043, b", 0)
-	if err != nil || strings.Join(hosts, ",") != "a,b" || port != 9043 {
-		t.Fatalf("parseHosts = %v, %d, %v", hosts, port, err)
-	}
-	hosts, port, err = parseHosts("a", 0)
-	if err != nil || len(hosts) != 1 || port != 0 {
-		t.Fatalf("parseHosts without port = %v, %d, %v (0 means the default port)", hosts, port, err)
 	}
 }

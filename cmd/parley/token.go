@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/internal/auth"
+	"github.com/parleychat/parley/internal/chat"
 )
 
 func init() {
@@ -19,7 +20,7 @@ func init() {
 // `parley local` verifies with.
 func runToken(_ context.Context, args []string) error {
 	fs := flag.NewFlagSet("parley token", flag.ContinueOnError)
-	user := fs.String("user", "", "user id (1 to 64 characters of A-Z a-z 0-9 _ . @ -); required")
+	user := fs.String("user", "", "user id ("+chat.UserIDRule+"); required")
 	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token is valid")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -1,6 +1,6 @@
-// Command authorizer is the REQUEST authorizer of the WebSocket API's $connect route.
+// Command authorizer is the authorizer Lambda function; internal/topology declares what it serves.
 package main
 
 import "github.com/parleychat/parley/internal/lambdamain"
 
-func main() { lambdamain.Authorizer() }
+func main() { lambdamain.Main("authorizer") }

@@ -1,9 +1,6 @@
-// Command connect is the Lambda function of the WebSocket API's $connect route.
+// Command connect is the connect Lambda function; internal/topology declares what it serves.
 package main
 
-import (
-	"github.com/parleychat/parley/internal/awslambda"
-	"github.com/parleychat/parley/internal/lambdamain"
-)
+import "github.com/parleychat/parley/internal/lambdamain"
 
-func main() { lambdamain.Routes(awslambda.RouteConnect) }
+func main() { lambdamain.Main("connect") }

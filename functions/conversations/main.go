@@ -1,6 +1,6 @@
-// Command conversations is the Lambda function of the WebSocket API's conversations, createConversation, addMembers and leave routes.
+// Command conversations is the conversations Lambda function; internal/topology declares what it serves.
 package main
 
 import "github.com/parleychat/parley/internal/lambdamain"
 
-func main() { lambdamain.Routes("conversations", "createConversation", "addMembers", "leave") }
+func main() { lambdamain.Main("conversations") }

@@ -1,9 +1,6 @@
-// Command disconnect is the Lambda function of the WebSocket API's $disconnect route.
+// Command disconnect is the disconnect Lambda function; internal/topology declares what it serves.
 package main
 
-import (
-	"github.com/parleychat/parley/internal/awslambda"
-	"github.com/parleychat/parley/internal/lambdamain"
-)
+import "github.com/parleychat/parley/internal/lambdamain"
 
-func main() { lambdamain.Routes(awslambda.RouteDisconnect) }
+func main() { lambdamain.Main("disconnect") }

@@ -1,7 +1,6 @@
-// Command fanout consumes the DynamoDB streams: it pushes each stored message to every
-// member's open connections and turns TTL deletions of presence items into offline events.
+// Command fanout is the fanout Lambda function; internal/topology declares what it serves.
 package main
 
 import "github.com/parleychat/parley/internal/lambdamain"
 
-func main() { lambdamain.Stream() }
+func main() { lambdamain.Main("fanout") }

@@ -1,6 +1,6 @@
-// Command history is the Lambda function of the WebSocket API's history and sync routes.
+// Command history is the history Lambda function; internal/topology declares what it serves.
 package main
 
 import "github.com/parleychat/parley/internal/lambdamain"
 
-func main() { lambdamain.Routes("history", "sync") }
+func main() { lambdamain.Main("history") }

@@ -1,6 +1,6 @@
-// Command presence is the Lambda function of the WebSocket API's presence, heartbeat and $default routes.
+// Command presence is the presence Lambda function; internal/topology declares what it serves.
 package main
 
 import "github.com/parleychat/parley/internal/lambdamain"
 
-func main() { lambdamain.Routes("presence", "heartbeat", "$default") }
+func main() { lambdamain.Main("presence") }

@@ -1,6 +1,6 @@
-// Command receipts is the Lambda function of the WebSocket API's receipt route.
+// Command receipts is the receipts Lambda function; internal/topology declares what it serves.
 package main
 
 import "github.com/parleychat/parley/internal/lambdamain"
 
-func main() { lambdamain.Routes("receipt") }
+func main() { lambdamain.Main("receipts") }

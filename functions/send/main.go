@@ -1,6 +1,6 @@
-// Command send is the Lambda function of the WebSocket API's send and typing routes.
+// Command send is the send Lambda function; internal/topology declares what it serves.
 package main
 
 import "github.com/parleychat/parley/internal/lambdamain"
 
-func main() { lambdamain.Routes("send", "typing") }
+func main() { lambdamain.Main("send") }

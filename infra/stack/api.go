@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"github.com/parleychat/parley/internal/topology"
+
 	"sort"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -15,23 +17,9 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// Routes maps every route key of PROTOCOL.md (and $default) to the function serving it.
-var Routes = map[string]string{
-	"$connect":           "connect",
-	"$disconnect":        "disconnect",
-	"$default":           "presence",
-	"send":               "send",
-	"typing":             "send",
-	"receipt":            "receipts",
-	"history":            "history",
-	"sync":               "history",
-	"conversations":      "conversations",
-	"createConversation": "conversations",
-	"addMembers":         "conversations",
-	"leave":              "conversations",
-	"presence":           "presence",
-	"heartbeat":          "presence",
-}
+// Routes maps every route key of PROTOCOL.md (and $default) to the function serving it,
+// as internal/topology declares.
+var Routes = topology.Routes()
 
 // RouteThrottles are per-route limits below the stage default, for the routes that cost
 // the most per call: $connect runs the authorizer and writes, sync replays up to 1000

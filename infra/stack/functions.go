@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"github.com/parleychat/parley/internal/topology"
+
 	"path/filepath"
 	"slices"
 	"sort"
@@ -14,28 +16,6 @@ import (
 
 	"github.com/parleychat/parley/internal/schema"
 )
-
-// sizing is a function's memory (MB) and timeout (seconds).
-type sizing struct {
-	MemoryMB int
-	Timeout  int
-}
-
-// Sizes is the memory and timeout of every function. Route handlers stay well under API
-// Gateway's 29 s integration limit; history serves sync (up to 1000 pushed messages) and
-// conversations counts unread messages per conversation, so they get more time; fanout
-// pushes with 64 concurrent posts per invocation and gets the most CPU (memory buys CPU).
-var Sizes = map[string]sizing{
-	"authorizer":    {MemoryMB: 256, Timeout: 5},
-	"connect":       {MemoryMB: 256, Timeout: 10},
-	"disconnect":    {MemoryMB: 256, Timeout: 10},
-	"send":          {MemoryMB: 512, Timeout: 10},
-	"receipts":      {MemoryMB: 512, Timeout: 10},
-	"presence":      {MemoryMB: 256, Timeout: 10},
-	"history":       {MemoryMB: 512, Timeout: 25},
-	"conversations": {MemoryMB: 512, Timeout: 20},
-	"fanout":        {MemoryMB: 1024, Timeout: 60},
-}
 
 // DynamoDB actions, grouped. The store (internal/dynamo) calls only GetItem, PutItem,
 // UpdateItem, DeleteItem, Query and BatchGetItem.
@@ -125,7 +105,7 @@ func newFunction(s awscdk.Stack, p *Props, name string, env map[string]*string) 
 		Description: jsii.String("Parley " + name + " function"),
 	})
 	lg.GrantWrite(role)
-	size := Sizes[name]
+	size, _ := topology.Lookup(name)
 	fn := awslambda.NewFunction(s, jsii.String(id+"Function"), &awslambda.FunctionProps{
 		Description:   jsii.String("Parley " + name),
 		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
@@ -133,7 +113,7 @@ func newFunction(s awscdk.Stack, p *Props, name string, env map[string]*string) 
 		Handler:       jsii.String("bootstrap"),
 		Code:          awslambda.Code_FromAsset(jsii.String(filepath.Join(p.FunctionsDir, name)), nil),
 		MemorySize:    jsii.Number(float64(size.MemoryMB)),
-		Timeout:       awscdk.Duration_Seconds(jsii.Number(float64(size.Timeout))),
+		Timeout:       awscdk.Duration_Seconds(jsii.Number(size.Timeout.Seconds())),
 		Environment:   &env,
 		Role:          role,
 		LogGroup:      lg,

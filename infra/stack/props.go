@@ -1,6 +1,10 @@
 package stack
 
 import (
+	"github.com/parleychat/parley/internal/topology"
+
+	"github.com/parleychat/parley/internal/schema"
+
 	"errors"
 	"fmt"
 	"os"
@@ -19,10 +23,10 @@ const (
 	AuthOIDC  = "oidc"
 )
 
-// Message stores (env MESSAGE_STORE).
+// Message stores (env MESSAGE_STORE), as internal/topology names them.
 const (
-	StoreDynamoDB  = "dynamodb"
-	StoreKeyspaces = "keyspaces"
+	StoreDynamoDB  = topology.StoreDynamoDB
+	StoreKeyspaces = topology.StoreKeyspaces
 )
 
 // Targets: where the stack is deployed.
@@ -39,9 +43,9 @@ const (
 	TargetLocalStackHybrid = "localstack-hybrid"
 )
 
-// Functions lists every Lambda function, by the name of its directory under functions/
-// and of its prebuilt bin/<name>/bootstrap.
-var Functions = []string{"connect", "disconnect", "authorizer", "send", "receipts", "history", "conversations", "presence", "fanout"}
+// Functions lists every Lambda function that internal/topology declares, by the name of
+// its directory under functions/ and of its prebuilt bin/<name>/bootstrap.
+var Functions = topology.Names()
 
 // Props configures the Parley stack. The zero value of every optional field means the
 // documented default; Validate fills in defaults and rejects bad values.
@@ -105,10 +109,9 @@ type Throttle struct {
 }
 
 var (
-	stageRE    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
-	keyspaceRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_]{0,47}$`)
-	emailRE    = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
-	secretARN  = regexp.MustCompile(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$`)
+	stageRE   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
+	emailRE   = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+	secretARN = regexp.MustCompile(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$`)
 )
 
 // retentions are CloudWatch Logs' allowed retention periods, in days.
@@ -182,16 +185,14 @@ func (p *Props) Validate() error {
 	default:
 		bad("authMode %q: want %s or %s", p.AuthMode, AuthHS256, AuthOIDC)
 	}
-	switch p.MessageStore {
-	case StoreDynamoDB, StoreKeyspaces:
-	default:
-		bad("messageStore %q: want %s or %s", p.MessageStore, StoreDynamoDB, StoreKeyspaces)
+	if err := topology.CheckMessageStore(p.MessageStore); err != nil {
+		bad("messageStore: %v", err)
 	}
 	if p.MessageStore == StoreKeyspaces && p.Target == TargetLocalStackHybrid {
 		bad("messageStore keyspaces is not available on target %s (LocalStack's free services have no Keyspaces)", p.Target)
 	}
-	if !keyspaceRE.MatchString(p.KeyspaceName) {
-		bad("keyspaceName %q: want a letter or digit then up to 47 of A-Z a-z 0-9 _", p.KeyspaceName)
+	if err := schema.CheckKeyspace(p.KeyspaceName); err != nil {
+		bad("keyspaceName: %v", err)
 	}
 	if _, ok := retentions[p.LogRetentionDays]; !ok {
 		bad("logRetentionDays %d is not a CloudWatch Logs retention (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)", p.LogRetentionDays)

@@ -38,9 +38,12 @@ func TestValidateRejects(t *testing.T) {
 		{"oidc issuer", func(p *Props) { p.AuthMode = AuthOIDC; p.OIDCAudience = "x" }, "needs oidcIssuer"},
 		{"oidc audience", func(p *Props) { p.AuthMode = AuthOIDC; p.OIDCIssuer = "https://issuer" }, "needs oidcAudience"},
 		{"secret arn", func(p *Props) { p.JWTSecretARN = "my-secret" }, "not a Secrets Manager secret ARN"},
-		{"store", func(p *Props) { p.MessageStore = "mongo" }, `messageStore "mongo"`},
+		{"store", func(p *Props) { p.MessageStore = "mongo" }, `messageStore: unknown message store "mongo"`},
 		{"keyspaces on hybrid", func(p *Props) { p.MessageStore = StoreKeyspaces; p.Target = TargetLocalStackHybrid }, "not available on target"},
-		{"keyspace name", func(p *Props) { p.MessageStore = StoreKeyspaces; p.KeyspaceName = "bad-name" }, `keyspaceName "bad-name"`},
+		{"keyspace name", func(p *Props) { p.MessageStore = StoreKeyspaces; p.KeyspaceName = "bad-name" }, `keyspaceName: bad keyspace name "bad-name"`},
+		// The functions write the name into CQL unquoted and refuse a leading digit at
+		// init: the stack must refuse it too, before anything deploys.
+		{"keyspace name with a leading digit", func(p *Props) { p.MessageStore = StoreKeyspaces; p.KeyspaceName = "1parley" }, `keyspaceName: bad keyspace name "1parley"`},
 		{"retention", func(p *Props) { p.LogRetentionDays = 10 }, "logRetentionDays 10"},
 		{"log level", func(p *Props) { p.LogLevel = "trace" }, `logLevel "trace"`},
 		{"email", func(p *Props) { p.AlarmEmail = "ops" }, `alarmEmail "ops"`},

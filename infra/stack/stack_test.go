@@ -18,6 +18,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/parleychat/parley/internal/schema"
+	"github.com/parleychat/parley/internal/topology"
 )
 
 // TestTablesMatchSchema compares every DynamoDB table in the template with its
@@ -193,13 +194,13 @@ func TestFunctions(t *testing.T) {
 	for _, name := range Functions {
 		t.Run(name, func(t *testing.T) {
 			p := props(fns[v.functionID(t, name)])
-			size := Sizes[name]
+			size, _ := topology.Lookup(name)
 			want := map[string]any{
 				"Runtime":       "provided.al2023",
 				"Architectures": []any{"arm64"},
 				"Handler":       "bootstrap",
 				"MemorySize":    float64(size.MemoryMB),
-				"Timeout":       float64(size.Timeout),
+				"Timeout":       size.Timeout.Seconds(),
 			}
 			for k, w := range want {
 				if !reflect.DeepEqual(p[k], w) {
@@ -370,17 +371,17 @@ func TestMappings(t *testing.T) {
 	v := defaultVariant(t)
 	fanout := v.functionID(t, "fanout")
 	queue := *v.stack.GetLogicalId(v.stack.Node().FindChild(jsii.String("FanoutFailures")).Node().DefaultChild().(awscdk.CfnElement))
-	check := func(t *testing.T, table string, m Mapping, pattern map[string]any) {
+	check := func(t *testing.T, m topology.Mapping, pattern map[string]any) {
 		v.has(t, "AWS::Lambda::EventSourceMapping", map[string]any{
 			"FunctionName":                   map[string]any{"Ref": fanout},
-			"EventSourceArn":                 map[string]any{"Fn::GetAtt": []any{v.tableID(table), "StreamArn"}},
+			"EventSourceArn":                 map[string]any{"Fn::GetAtt": []any{v.tableID(m.Table), "StreamArn"}},
 			"StartingPosition":               "LATEST",
 			"BatchSize":                      m.BatchSize,
-			"MaximumBatchingWindowInSeconds": m.BatchWindowSecs,
+			"MaximumBatchingWindowInSeconds": m.BatchWindow.Seconds(),
 			"ParallelizationFactor":          m.Parallelization,
 			"BisectBatchOnFunctionError":     true,
 			"MaximumRetryAttempts":           m.RetryAttempts,
-			"MaximumRecordAgeInSeconds":      m.MaxRecordAgeSecs,
+			"MaximumRecordAgeInSeconds":      m.MaxRecordAge.Seconds(),
 			"FunctionResponseTypes":          []any{"ReportBatchItemFailures"},
 			"DestinationConfig": map[string]any{"OnFailure": map[string]any{
 				"Destination": map[string]any{"Fn::GetAtt": []any{queue, "Arn"}},
@@ -389,10 +390,10 @@ func TestMappings(t *testing.T) {
 		})
 	}
 	t.Run("messages", func(t *testing.T) {
-		check(t, schema.MessagesID, MessagesMapping, map[string]any{"eventName": []any{"INSERT"}})
+		check(t, mapping(t, "messages"), map[string]any{"eventName": []any{"INSERT"}})
 	})
 	t.Run("presence expiry", func(t *testing.T) {
-		check(t, schema.ConnectionsID, PresenceMapping, map[string]any{
+		check(t, mapping(t, "presence-expiry"), map[string]any{
 			"eventName":    []any{"REMOVE"},
 			"userIdentity": map[string]any{"type": []any{"Service"}, "principalId": []any{"dynamodb.amazonaws.com"}},
 			"dynamodb":     map[string]any{"Keys": map[string]any{"sk": map[string]any{"S": []any{"#presence"}}}},
@@ -810,4 +811,16 @@ func TestMissingBootstrap(t *testing.T) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
 	}
+}
+
+// mapping returns the topology's mapping of that name.
+func mapping(t *testing.T, name string) topology.Mapping {
+	t.Helper()
+	for _, m := range topology.Mappings {
+		if m.Name == name {
+			return m
+		}
+	}
+	t.Fatalf("no mapping %q in internal/topology", name)
+	return topology.Mapping{}
 }

@@ -45,9 +45,6 @@ type Options struct {
 	// Service overrides service options (tests, the local runtime). Zero fields keep the
 	// configuration's values.
 	Service chat.Options
-	// MessageStore replaces the message store that the configuration names (the
-	// Keyspaces store is plugged in here by whoever links it).
-	MessageStore chat.MessageStore
 }
 
 // Logger returns the JSON logger that functions use, at cfg's level.
@@ -97,41 +94,25 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		}
 		awsCfg = &c
 	}
-	messagesTable := cfg.TableMessages
-	if messagesTable == "" {
-		messagesTable = cfg.TableOutbox // unused for messages in Keyspaces mode
-	}
-	store, err := dynamo.New(DynamoDB(*awsCfg, cfg), dynamo.Tables{
-		Messages:      messagesTable,
-		Conversations: cfg.TableConversations,
-		Connections:   cfg.TableConnections,
-	})
+	db := DynamoDB(*awsCfg, cfg)
+	conversations, err := dynamo.NewConversationStore(db, cfg.TableConversations)
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
-	var messages chat.MessageStore = store
-	closeFn := func() {}
-	switch {
-	case opts.MessageStore != nil:
-		messages = opts.MessageStore
-	case cfg.MessageStore == config.StoreKeyspaces:
-		ks, err := openKeyspaces(*awsCfg, cfg, log)
-		if err != nil {
-			return nil, err
-		}
-		outbox, err := dynamo.NewOutbox(DynamoDB(*awsCfg, cfg), cfg.TableOutbox)
-		if err != nil {
-			ks.Close()
-			return nil, fmt.Errorf("app: %w", err)
-		}
-		messages = dynamo.OutboxStore{MessageStore: ks, Outbox: outbox}
-		closeFn = ks.Close
+	connections, err := dynamo.NewConnectionStore(db, cfg.TableConnections)
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	messages, closeFn, err := messageStore(db, *awsCfg, cfg, log)
+	if err != nil {
+		return nil, err
 	}
 
 	var pusher chat.Pusher = noPusher{}
 	if cfg.ManagementEndpoint != "" {
 		client, err := apigw.NewClient(*awsCfg, apigw.ClientOptions{Endpoint: cfg.ManagementEndpoint, MaxConns: cfg.PushConcurrency})
 		if err != nil {
+			closeFn()
 			return nil, fmt.Errorf("app: %w", err)
 		}
 		pusher = apigw.New(client)
@@ -149,13 +130,35 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if so.RateBurst == 0 {
 		so.RateBurst = cfg.RateBurst
 	}
-	svc := chat.NewService(messages, store, store, pusher, so)
+	svc := chat.NewService(messages, conversations, connections, pusher, so)
 	return &App{
 		Service: svc,
-		Handler: awslambda.NewHandler(svc, pusher, awslambda.HandlerOptions{Routes: opts.Routes, Logger: log}),
+		Handler: awslambda.NewHandler(svc, awslambda.HandlerOptions{Routes: opts.Routes, Logger: log}),
 		Stream:  awslambda.NewStreamHandler(svc, log),
 		Close:   closeFn,
 	}, nil
+}
+
+// messageStore opens the message store that cfg names: the Messages table, or Keyspaces
+// with the Outbox table whose stream drives fan-out. close releases it.
+func messageStore(db dynamo.API, awsCfg aws.Config, cfg config.Config, log *slog.Logger) (_ chat.MessageStore, close func(), _ error) {
+	if cfg.MessageStore != config.StoreKeyspaces {
+		m, err := dynamo.NewMessageStore(db, cfg.TableMessages, cfg.TableConversations)
+		if err != nil {
+			return nil, nil, fmt.Errorf("app: %w", err)
+		}
+		return m, func() {}, nil
+	}
+	ks, err := openKeyspaces(awsCfg, cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	outbox, err := dynamo.NewOutbox(db, cfg.TableOutbox)
+	if err != nil {
+		ks.Close()
+		return nil, nil, fmt.Errorf("app: %w", err)
+	}
+	return dynamo.OutboxStore{MessageStore: ks, Outbox: outbox}, ks.Close, nil
 }
 
 // noPusher stands in when a function has no Management endpoint configured (connect and

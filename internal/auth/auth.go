@@ -80,7 +80,7 @@ func parse(token string, keyFunc jwt.Keyfunc, opts ...jwt.ParserOption) (string,
 // runtime, tests and load generators that hold the secret.
 func Sign(secret []byte, user string, ttl time.Duration) (string, error) {
 	if !chat.ValidUserID(user) {
-		return "", fmt.Errorf("auth: %q is not a valid user id (1-64 of A-Z a-z 0-9 _ . @ -)", user)
+		return "", fmt.Errorf("auth: %q is not a valid user id (%s)", user, chat.UserIDRule)
 	}
 	if ttl <= 0 {
 		return "", fmt.Errorf("auth: ttl %v must be positive", ttl)

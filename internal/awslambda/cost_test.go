@@ -96,7 +96,7 @@ func TestRequestsPerMessage(t *testing.T) {
 			rec := e.push
 			e.store = store
 			e.svc = chat.NewService(store, store, store, rec, chat.Options{RateLimit: -1, Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-			e.h = NewHandler(e.svc, rec, HandlerOptions{})
+			e.h = NewHandler(e.svc, HandlerOptions{})
 			e.stream = NewStreamHandler(e.svc, nil)
 
 			owner := uid("owner")

@@ -22,6 +22,7 @@ import (
 	"github.com/parleychat/parley/internal/dynalite"
 	"github.com/parleychat/parley/internal/dynamo"
 	"github.com/parleychat/parley/internal/schema"
+	"github.com/parleychat/parley/internal/topology"
 )
 
 // The handler tests run against a real DynamoDB engine (dynalite) through the real SDK
@@ -150,7 +151,7 @@ func newEnv(t testing.TB, opts chat.Options) *env {
 	svc := chat.NewService(store, store, store, rec, opts)
 	return &env{
 		t: t, store: store, svc: svc, push: rec, ctx: context.Background(),
-		h:      NewHandler(svc, rec, HandlerOptions{Logger: opts.Logger}),
+		h:      NewHandler(svc, HandlerOptions{Logger: opts.Logger}),
 		stream: NewStreamHandler(svc, opts.Logger),
 	}
 }
@@ -203,7 +204,7 @@ func (e *env) disconnect(user, conn string) {
 
 var routes = func() map[string]bool {
 	m := map[string]bool{}
-	for _, a := range Actions {
+	for _, a := range topology.Actions() {
 		m[a] = true
 	}
 	return m

@@ -10,25 +10,21 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/topology"
 )
 
-// Route keys of the WebSocket API besides the actions.
+// Route keys of the WebSocket API besides the actions (internal/topology declares which
+// function serves which).
 const (
-	RouteConnect    = "$connect"
-	RouteDisconnect = "$disconnect"
-	RouteDefault    = "$default"
+	RouteConnect    = topology.RouteConnect
+	RouteDisconnect = topology.RouteDisconnect
+	RouteDefault    = topology.RouteDefault
 )
 
-// Actions lists every client action (PROTOCOL.md §4), which are also the API's route keys.
-var Actions = []string{
-	"send", "typing", "receipt", "history", "sync", "conversations",
-	"createConversation", "addMembers", "leave", "presence", "heartbeat",
-}
-
-// Handler serves the WebSocket routes.
+// Handler serves the WebSocket routes: it decodes a frame, makes the one service call of
+// its action and encodes the reply.
 type Handler struct {
 	svc    *chat.Service
-	pusher chat.Pusher
 	log    *slog.Logger
 	routes map[string]bool
 }
@@ -43,10 +39,9 @@ type HandlerOptions struct {
 	Logger *slog.Logger
 }
 
-// NewHandler returns a Handler over the service. pusher posts the frames other than the
-// reply (the messages of a sync) to the caller's connection.
-func NewHandler(svc *chat.Service, pusher chat.Pusher, opts HandlerOptions) *Handler {
-	h := &Handler{svc: svc, pusher: pusher, log: opts.Logger}
+// NewHandler returns a Handler over the service.
+func NewHandler(svc *chat.Service, opts HandlerOptions) *Handler {
+	h := &Handler{svc: svc, log: opts.Logger}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -143,7 +138,7 @@ func (h *Handler) dispatch(ctx context.Context, c chat.Caller, r chat.Request) (
 	case "history":
 		return h.svc.History(ctx, c, r.ConversationID, r.Before, r.Limit)
 	case "sync":
-		return h.sync(ctx, c)
+		return h.svc.Sync(ctx, c)
 	case "conversations":
 		return h.svc.Conversations(ctx, c)
 	case "createConversation":
@@ -160,31 +155,14 @@ func (h *Handler) dispatch(ctx context.Context, c chat.Caller, r chat.Request) (
 	return nil, chat.Errorf(chat.CodeUnknownAction, "no action %q", r.Action)
 }
 
-// sync pushes the missed messages to the caller's connection in order, then answers
-// with the synced frame, which API Gateway sends after them.
-func (h *Handler) sync(ctx context.Context, c chat.Caller) (any, error) {
-	msgs, more, err := h.svc.Sync(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	for i, m := range msgs {
-		frame, err := chat.Encode(chat.MessageFrame{Type: chat.TypeMessage, Message: m})
-		if err != nil {
-			return nil, err
-		}
-		if err := h.pusher.Push(ctx, c.ConnectionID, frame); err != nil {
-			if errors.Is(err, chat.ErrGone) {
-				return nil, nil // the caller left; nobody to answer
-			}
-			return nil, fmt.Errorf("sync: push message %d of %d: %w", i+1, len(msgs), err)
-		}
-	}
-	return h.svc.SyncedFrame(c, msgs, more), nil
-}
-
 // reply encodes the reply frame, or the error frame for err. This is the one place where
-// errors become protocol codes; internal errors are logged here and never shown.
+// errors become protocol codes; internal errors are logged here and never shown. An error
+// that wraps chat.ErrGone means the caller's own connection is gone: nobody to answer.
 func (h *Handler) reply(ctx context.Context, log *slog.Logger, r chat.Request, frame any, err error) (events.APIGatewayProxyResponse, error) {
+	if errors.Is(err, chat.ErrGone) {
+		log.DebugContext(ctx, "the caller left before the reply", "action", r.Action, "requestId", r.RequestID, "err", err)
+		return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
+	}
 	if err != nil {
 		code := chat.ErrorCode(err)
 		msg := "internal error; retrying is safe"

@@ -161,7 +161,7 @@ func TestErrorCodes(t *testing.T) {
 		}
 		log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
 		svc := chat.NewService(store, store, store, newRecorder(), chat.Options{RateLimit: -1, Logger: log})
-		h := NewHandler(svc, newRecorder(), HandlerOptions{Logger: log})
+		h := NewHandler(svc, HandlerOptions{Logger: log})
 		req := fixture[events.APIGatewayWebsocketProxyRequest](t, "message.json")
 		req.RequestContext.Authorizer = map[string]any{"principalId": alice}
 		resp, err := h.Handle(context.Background(), req)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/schema"
+	"github.com/parleychat/parley/internal/topology"
 )
 
 // StreamHandler is the fan-out function: it consumes the stream of the Messages table
@@ -27,9 +28,6 @@ func NewStreamHandler(svc *chat.Service, log *slog.Logger) *StreamHandler {
 	}
 	return &StreamHandler{svc: svc, log: log}
 }
-
-// ServiceIdentity is the principal of DynamoDB's own (TTL) deletions on a stream record.
-const ServiceIdentity = "dynamodb.amazonaws.com"
 
 // Handle processes the records in order. When one fails, it and every record after it
 // are reported in BatchItemFailures, so the mapping retries from there (members already
@@ -76,7 +74,7 @@ func (h *StreamHandler) record(ctx context.Context, d *chat.Deliverer, rec event
 }
 
 func isServiceDeletion(rec events.DynamoDBEventRecord) bool {
-	return rec.UserIdentity != nil && rec.UserIdentity.Type == "Service" && rec.UserIdentity.PrincipalID == ServiceIdentity
+	return rec.UserIdentity != nil && rec.UserIdentity.Type == "Service" && rec.UserIdentity.PrincipalID == topology.ServiceIdentity
 }
 
 func has(img map[string]events.DynamoDBAttributeValue, k string) bool {

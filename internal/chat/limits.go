@@ -23,5 +23,8 @@ const (
 
 var userIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,64}$`)
 
+// UserIDRule says in words what ValidUserID accepts, for error messages.
+const UserIDRule = "1 to 64 characters of A-Z a-z 0-9 _ . @ -"
+
 // ValidUserID reports whether id is a legal user id: 1 to 64 of A-Z a-z 0-9 _ . @ -.
 func ValidUserID(id string) bool { return userIDPattern.MatchString(id) }

@@ -236,10 +236,32 @@ func (s *Service) addStatus(ctx context.Context, caller, kind, conversationID st
 	return nil
 }
 
-// Sync collects, oldest first within each conversation, the messages after the caller's
+// Sync replays what the caller missed: it pushes to the caller's connection, in order,
+// the messages after their delivered cursor in each of their conversations (oldest first
+// within each, at most MaxSyncMessages in all), then returns the synced frame that ends
+// the replay, which API Gateway sends after them as the reply. When the caller's
+// connection is gone the error wraps ErrGone: there is nobody to answer.
+func (s *Service) Sync(ctx context.Context, c Caller) (SyncedFrame, error) {
+	msgs, more, err := s.missed(ctx, c)
+	if err != nil {
+		return SyncedFrame{}, err
+	}
+	for i, m := range msgs {
+		frame, err := Encode(MessageFrame{Type: TypeMessage, Message: m})
+		if err != nil {
+			return SyncedFrame{}, err
+		}
+		if err := s.pusher.Push(ctx, c.ConnectionID, frame); err != nil {
+			return SyncedFrame{}, fmt.Errorf("sync: push message %d of %d to %s: %w", i+1, len(msgs), c.ConnectionID, err)
+		}
+	}
+	return syncedFrame(c, msgs, more), nil
+}
+
+// missed collects, oldest first within each conversation, the messages after the caller's
 // delivered cursor in each of their conversations, at most MaxSyncMessages in all. more
 // tells whether messages were left out.
-func (s *Service) Sync(ctx context.Context, c Caller) (msgs []Message, more bool, err error) {
+func (s *Service) missed(ctx context.Context, c Caller) (msgs []Message, more bool, err error) {
 	ms, err := s.conversations.UserConversations(ctx, c.UserID)
 	if err != nil {
 		return nil, false, fmt.Errorf("read conversations of %s: %w", c.UserID, err)
@@ -297,8 +319,8 @@ func (s *Service) Sync(ctx context.Context, c Caller) (msgs []Message, more bool
 // syncChunk is how many conversations a sync reads in parallel at a time.
 const syncChunk = 16
 
-// SyncedFrame builds the frame that ends a sync of msgs.
-func (s *Service) SyncedFrame(c Caller, msgs []Message, more bool) SyncedFrame {
+// syncedFrame builds the frame that ends a sync of msgs.
+func syncedFrame(c Caller, msgs []Message, more bool) SyncedFrame {
 	f := SyncedFrame{Type: TypeSynced, RequestID: c.RequestID, Count: len(msgs), More: more}
 	if len(msgs) > 0 {
 		f.LastMessageIDs = map[string]string{}

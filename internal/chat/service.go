@@ -28,13 +28,21 @@ type Service struct {
 	limiters map[string]*rate.Limiter
 }
 
+// Defaults of Options that the functions' configuration (internal/config) shares.
+const (
+	DefaultPushConcurrency = 64
+	DefaultRateLimit       = 100
+	DefaultRateBurst       = 200
+)
+
 // Options tunes a Service. Every zero value means the default given.
 type Options struct {
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Logger receives structured logs. Default slog.Default().
 	Logger *slog.Logger
-	// PushConcurrency bounds parallel pushes of one fan-out. Default 64.
+	// PushConcurrency bounds parallel pushes of one fan-out. Default
+	// DefaultPushConcurrency (64).
 	PushConcurrency int
 	// ReadConcurrency bounds parallel store reads of one call (connections of many
 	// members, cursors of many conversations). Default 64.
@@ -48,7 +56,9 @@ type Options struct {
 	// Gateway's 2 h lifetime plus slack. Default 2h10m.
 	ConnectionTTL time.Duration
 	// RateLimit is the sustained frames per second one user may send to this instance;
-	// RateBurst the burst. Defaults 100 and 200 (generous for people, a bound on runaway clients). A negative RateLimit disables limiting.
+	// RateBurst the burst. Defaults DefaultRateLimit and DefaultRateBurst (100 and 200:
+	// generous for people, a bound on runaway clients). A negative RateLimit disables
+	// limiting.
 	RateLimit float64
 	RateBurst int
 }
@@ -61,7 +71,7 @@ func (o *Options) setDefaults() {
 		o.Logger = slog.Default()
 	}
 	if o.PushConcurrency <= 0 {
-		o.PushConcurrency = 64
+		o.PushConcurrency = DefaultPushConcurrency
 	}
 	if o.ReadConcurrency <= 0 {
 		o.ReadConcurrency = 64
@@ -76,10 +86,10 @@ func (o *Options) setDefaults() {
 		o.ConnectionTTL = 2*time.Hour + 10*time.Minute
 	}
 	if o.RateLimit == 0 {
-		o.RateLimit = 100
+		o.RateLimit = DefaultRateLimit
 	}
 	if o.RateBurst <= 0 {
-		o.RateBurst = 200
+		o.RateBurst = DefaultRateBurst
 	}
 }
 

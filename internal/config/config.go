@@ -9,12 +9,15 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/topology"
 )
 
-// Message stores.
+// Message stores (declared in internal/topology).
 const (
-	StoreDynamoDB  = "dynamodb"
-	StoreKeyspaces = "keyspaces"
+	StoreDynamoDB  = topology.StoreDynamoDB
+	StoreKeyspaces = topology.StoreKeyspaces
 )
 
 // Auth modes.
@@ -54,10 +57,12 @@ type Config struct {
 	KeyspacesTLS      bool
 	KeyspacesSigV4    bool
 
-	// PushConcurrency bounds parallel pushes (PUSH_CONCURRENCY, default 64).
+	// PushConcurrency bounds parallel pushes (PUSH_CONCURRENCY, default
+	// chat.DefaultPushConcurrency, 64).
 	PushConcurrency int
 	// RateLimit and RateBurst bound one user's frames per second per instance
-	// (RATE_LIMIT default 100, negative disables; RATE_BURST default 200).
+	// (RATE_LIMIT default chat.DefaultRateLimit, 100, negative disables; RATE_BURST
+	// default chat.DefaultRateBurst, 200).
 	RateLimit float64
 	RateBurst int
 	// LogLevel is debug, info (default), warn or error (LOG_LEVEL).
@@ -128,8 +133,8 @@ func Load(getenv func(string) string, need Need) (Config, error) {
 		KeyspacesKeyspace:  get("KEYSPACES_KEYSPACE", "parley"),
 		KeyspacesTLS:       boolean("KEYSPACES_TLS", true),
 		KeyspacesSigV4:     boolean("KEYSPACES_SIGV4", true),
-		PushConcurrency:    integer("PUSH_CONCURRENCY", 64),
-		RateBurst:          integer("RATE_BURST", 200),
+		PushConcurrency:    integer("PUSH_CONCURRENCY", chat.DefaultPushConcurrency),
+		RateBurst:          integer("RATE_BURST", chat.DefaultRateBurst),
 	}
 	if h := get("KEYSPACES_HOSTS", ""); h != "" {
 		for _, s := range strings.Split(h, ",") {
@@ -138,7 +143,7 @@ func Load(getenv func(string) string, need Need) (Config, error) {
 			}
 		}
 	}
-	c.RateLimit = 100
+	c.RateLimit = chat.DefaultRateLimit
 	if v := get("RATE_LIMIT", ""); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f == 0 {
@@ -166,14 +171,10 @@ func Load(getenv func(string) string, need Need) (Config, error) {
 		if c.TableConnections == "" {
 			bad("TABLE_CONNECTIONS", "required")
 		}
-		switch c.MessageStore {
-		case StoreDynamoDB:
-		case StoreKeyspaces:
-			if c.TableOutbox == "" {
-				bad("TABLE_OUTBOX", "required with MESSAGE_STORE=keyspaces")
-			}
-		default:
-			bad("MESSAGE_STORE", "want dynamodb or keyspaces, got %q", c.MessageStore)
+		if err := topology.CheckMessageStore(c.MessageStore); err != nil {
+			bad("MESSAGE_STORE", "%v", err)
+		} else if c.MessageStore == StoreKeyspaces && c.TableOutbox == "" {
+			bad("TABLE_OUTBOX", "required with MESSAGE_STORE=keyspaces")
 		}
 	}
 	if need&NeedManagement != 0 {

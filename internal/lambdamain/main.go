@@ -1,6 +1,7 @@
-// Package lambdamain is the start-up of every function under functions/: read the
-// configuration, build the app, start the Lambda runtime. A configuration error stops the
-// function at init with a message that names the variable.
+// Package lambdamain is the start-up of every function under functions/: look the function
+// up in internal/topology, read the configuration, build the app, start the Lambda
+// runtime. A configuration error stops the function at init with a message that names the
+// variable.
 package lambdamain
 
 import (
@@ -13,41 +14,35 @@ import (
 	"github.com/parleychat/parley/internal/app"
 	"github.com/parleychat/parley/internal/awslambda"
 	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/internal/topology"
 )
 
-// Routes starts a WebSocket route function serving the given route keys.
-func Routes(routes ...string) {
-	a := build(config.NeedTables|config.NeedManagement, routes)
-	lambda.Start(a.Handler.Handle)
-}
-
-// Stream starts the fan-out function.
-func Stream() {
-	a := build(config.NeedTables|config.NeedManagement, nil)
-	lambda.Start(a.Stream.Handle)
-}
-
-// Authorizer starts the $connect authorizer.
-func Authorizer() {
-	ctx := context.Background()
-	cfg := load(config.NeedAuth)
-	v, err := app.Verifier(ctx, cfg, nil)
-	if err != nil {
-		exit(err)
+// Main starts the function that internal/topology declares under name (the directory
+// name under functions/): a route function serving its route keys, the authorizer, or
+// the stream consumer.
+func Main(name string) {
+	fn, ok := topology.Lookup(name)
+	if !ok {
+		exit(fmt.Errorf("no function %q in internal/topology", name))
 	}
-	lambda.Start(awslambda.NewAuthorizer(v, app.Logger(cfg)).Handle)
+	ctx := context.Background()
+	switch fn.Kind {
+	case topology.KindAuthorizer:
+		cfg := load(config.NeedAuth)
+		v, err := app.Verifier(ctx, cfg, nil)
+		if err != nil {
+			exit(err)
+		}
+		lambda.Start(awslambda.NewAuthorizer(v, app.Logger(cfg)).Handle)
+	case topology.KindStream:
+		lambda.Start(build(ctx, nil).Stream.Handle)
+	default:
+		lambda.Start(build(ctx, fn.Routes).Handler.Handle)
+	}
 }
 
-func build(need config.Need, routes []string) *app.App {
-	ctx := context.Background()
-	cfg := load(need)
-	opts := app.Options{Routes: routes}
-	store, err := messageStore(ctx, cfg)
-	if err != nil {
-		exit(err)
-	}
-	opts.MessageStore = store
-	a, err := app.New(ctx, cfg, opts)
+func build(ctx context.Context, routes []string) *app.App {
+	a, err := app.New(ctx, load(config.NeedTables|config.NeedManagement), app.Options{Routes: routes})
 	if err != nil {
 		exit(err)
 	}

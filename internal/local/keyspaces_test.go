@@ -646,42 +646,6 @@ func deref(p *int) any {
 	return *p
 }
 
-func TestParseCassandraHosts(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		in      []string
-		hosts   []string
-		port    int
-		wantErr string
-	}{
-		{in: []string{"127.0.0.1:9043"}, hosts: []string{"127.0.0.1"}, port: 9043},
-		{in: []string{"a", " b:9050 ", "c:9050"}, hosts: []string{"a", "b", "c"}, port: 9050},
-		{in: []string{"db.local"}, hosts: []string{"db.local"}, port: 9042},
-		{in: []string{"[::1]:9044", "::1"}, hosts: []string{"::1", "::1"}, port: 9044},
-		{in: nil, wantErr: "needs Cassandra hosts"},
-		{in: []string{""}, wantErr: "empty host"},
-		{in: []string{":9042"}, wantErr: "empty host"},
-		{in: []string{"a:x"}, wantErr: "port must be"},
-		{in: []string{"a:70000"}, wantErr: "port must be"},
-		{in: []string{"a:1:2"}, wantErr: "want HOST or HOST:PORT"},
-		{in: []string{"a:9042", "b:9043"}, wantErr: "ports differ"},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.in, ","), func(t *testing.T) {
-			hosts, port, err := local.ParseCassandraHosts(tt.in)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("ParseCassandraHosts(%q) = %v, %d, %v; want an error with %q", tt.in, hosts, port, err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || !slices.Equal(hosts, tt.hosts) || port != tt.port {
-				t.Fatalf("ParseCassandraHosts(%q) = %v, %d, %v; want %v, %d", tt.in, hosts, port, err, tt.hosts, tt.port)
-			}
-		})
-	}
-}
-
 // TestMessageStoreConfigErrors checks that Start refuses a bad message store
 // configuration with a clear error, before it starts anything.
 func TestMessageStoreConfigErrors(t *testing.T) {
@@ -702,7 +666,7 @@ func TestMessageStoreConfigErrors(t *testing.T) {
 		{"unknown store", local.Config{MessageStore: "mongodb"}, `unknown message store "mongodb"`},
 		{"keyspaces without hosts", local.Config{MessageStore: config.StoreKeyspaces}, "needs Cassandra hosts"},
 		{"hosts without keyspaces", local.Config{CassandraHosts: []string{"127.0.0.1:9042"}}, "message store is dynamodb"},
-		{"bad keyspace", local.Config{MessageStore: config.StoreKeyspaces, CassandraHosts: []string{"127.0.0.1"}, Keyspace: "my-keyspace"}, `bad keyspace "my-keyspace"`},
+		{"bad keyspace", local.Config{MessageStore: config.StoreKeyspaces, CassandraHosts: []string{"127.0.0.1"}, Keyspace: "my-keyspace"}, `bad keyspace name "my-keyspace"`},
 		{"bad host", local.Config{MessageStore: config.StoreKeyspaces, CassandraHosts: []string{"127.0.0.1:0x"}}, "port must be"},
 		{"cassandra not running", local.Config{MessageStore: config.StoreKeyspaces, CassandraHosts: []string{closed}}, "keyspaces message store: connect to cassandra"},
 	}

@@ -16,36 +16,23 @@ package local
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"regexp"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"github.com/parleychat/parley/internal/app"
-	"github.com/parleychat/parley/internal/auth"
-	"github.com/parleychat/parley/internal/awslambda"
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/dynalite"
 	"github.com/parleychat/parley/internal/dynamo"
-	"github.com/parleychat/parley/internal/keyspaces"
 	"github.com/parleychat/parley/internal/localddb"
 	"github.com/parleychat/parley/internal/localgw"
 	"github.com/parleychat/parley/internal/schema"
+	"github.com/parleychat/parley/internal/topology"
 )
 
 // Config configures a Main. JWTSecret is required; every other zero field selects the
@@ -97,91 +84,6 @@ type Config struct {
 	// Keyspace holds the message tables with MessageStore "keyspaces"; Start creates it and
 	// its tables unless they exist. Default "parley".
 	Keyspace string
-}
-
-// WireConfig is what a WireFunc gets.
-type WireConfig struct {
-	// DynamoDBEndpoint is the proxy's URL.
-	DynamoDBEndpoint string
-	// ManagementEndpoint is the gateway's Management API URL.
-	ManagementEndpoint string
-	// Tables maps schema table IDs ("Messages") to physical names ("parley-Messages").
-	Tables map[string]string
-	// JWTSecret is the HS256 secret.
-	JWTSecret []byte
-	// Logger is the runtime's logger.
-	Logger *slog.Logger
-	// Service is Config.Service: overrides of the chat service's options.
-	Service chat.Options
-	// MessageStore is config.StoreDynamoDB ("" means the same) or config.StoreKeyspaces.
-	MessageStore string
-	// CassandraHosts (without ports), CassandraPort and Keyspace locate the message tables
-	// when MessageStore is config.StoreKeyspaces.
-	CassandraHosts []string
-	CassandraPort  int
-	Keyspace       string
-}
-
-// Handlers are the functions the runtime invokes in process.
-type Handlers struct {
-	Authorize localgw.AuthorizeFunc
-	Route     localgw.RouteFunc
-	Stream    func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
-	// Close releases what the handlers hold; may be nil.
-	Close func()
-}
-
-// WireFunc builds the handlers for a running DynamoDB and gateway.
-type WireFunc func(ctx context.Context, wc WireConfig) (Handlers, error)
-
-// WireApp builds the handlers with internal/app, as the deployed functions do.
-func WireApp(ctx context.Context, wc WireConfig) (Handlers, error) {
-	cfg := config.Config{
-		TableMessages:      wc.Tables[schema.MessagesID],
-		TableConversations: wc.Tables[schema.ConversationsID],
-		TableConnections:   wc.Tables[schema.ConnectionsID],
-		TableOutbox:        wc.Tables[schema.OutboxID],
-		MessageStore:       config.StoreDynamoDB,
-		ManagementEndpoint: wc.ManagementEndpoint,
-		DynamoDBEndpoint:   wc.DynamoDBEndpoint,
-		AuthMode:           config.AuthHS256,
-		JWTSecret:          string(wc.JWTSecret),
-		PushConcurrency:    64,
-		RateLimit:          100,
-		RateBurst:          200,
-		LogLevel:           slog.LevelInfo,
-	}
-	switch wc.MessageStore {
-	case "", config.StoreDynamoDB:
-	case config.StoreKeyspaces:
-		cfg.MessageStore = config.StoreKeyspaces
-		cfg.KeyspacesHosts = wc.CassandraHosts
-		cfg.KeyspacesPort = wc.CassandraPort
-		cfg.KeyspacesKeyspace = wc.Keyspace
-		cfg.KeyspacesSigV4 = false // a plain connection to a local Apache Cassandra
-		cfg.KeyspacesTLS = false
-	default:
-		return Handlers{}, fmt.Errorf("wire app: unknown message store %q (want %s or %s)", wc.MessageStore, config.StoreDynamoDB, config.StoreKeyspaces)
-	}
-	awsCfg := aws.Config{
-		Region:      dynalite.Region,
-		Credentials: credentials.NewStaticCredentialsProvider(dynalite.AccessKeyID, dynalite.SecretAccessKey, ""),
-	}
-	a, err := app.New(ctx, cfg, app.Options{AWS: &awsCfg, Logger: wc.Logger, Service: wc.Service})
-	if err != nil {
-		return Handlers{}, fmt.Errorf("wire app: %w", err)
-	}
-	v, err := app.Verifier(ctx, cfg, &awsCfg)
-	if err != nil {
-		a.Close()
-		return Handlers{}, fmt.Errorf("wire verifier: %w", err)
-	}
-	return Handlers{
-		Authorize: awslambda.NewAuthorizer(v, wc.Logger).Handle,
-		Route:     a.Handler.Handle,
-		Stream:    a.Stream.Handle,
-		Close:     a.Close,
-	}, nil
 }
 
 // Main is a running local system. Create it with New, then Start (or Run), then Close.
@@ -343,10 +245,8 @@ func (m *Main) Start(ctx context.Context) error {
 	}
 
 	if h.Stream != nil && !m.cfg.ExternalFanout {
-		for _, mp := range m.mappings(tables, h.Stream) {
-			if err := proxy.StartMapping(mp); err != nil {
-				return fmt.Errorf("local: mapping %s: %w", mp.Table, err)
-			}
+		if err := m.startMappings(proxy, tables, h.Stream); err != nil {
+			return err
 		}
 	}
 
@@ -356,7 +256,7 @@ func (m *Main) Start(ctx context.Context) error {
 	m.gw = localgw.New(localgw.Options{
 		Authorize:   h.Authorize,
 		Route:       h.Route,
-		RouteKeys:   awslambda.Actions,
+		RouteKeys:   topology.Actions(),
 		IdleTimeout: m.cfg.IdleTimeout,
 		MaxLifetime: m.cfg.MaxLifetime,
 		Fallback:    mux,
@@ -376,177 +276,6 @@ func (m *Main) Start(ctx context.Context) error {
 		return errors.Join(gerr, serr)
 	})
 	return nil
-}
-
-// ensureTables creates the tables through the proxy, and re-enables the streams of
-// tables that existed already (a data dir from an earlier run), since the proxy keeps
-// its stream configuration in memory.
-func (m *Main) ensureTables(ctx context.Context, tables map[string]string) error {
-	db := dynalite.NewClient(m.ddbURL)
-	if err := dynamo.CreateTables(ctx, db, tables, schema.All()); err != nil {
-		return fmt.Errorf("local: create tables: %w", err)
-	}
-	for _, t := range schema.All() {
-		if t.Stream == schema.NoStream {
-			continue
-		}
-		name := tables[t.ID]
-		out, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
-		if err != nil {
-			return fmt.Errorf("local: describe %s: %w", name, err)
-		}
-		if out.Table.StreamSpecification != nil {
-			continue
-		}
-		if _, err := db.UpdateTable(ctx, &dynamodb.UpdateTableInput{
-			TableName: aws.String(name),
-			StreamSpecification: &types.StreamSpecification{
-				StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewType(t.Stream),
-			},
-		}); err != nil {
-			return fmt.Errorf("local: enable stream of %s: %w", name, err)
-		}
-	}
-	return nil
-}
-
-// mappings are the event source mappings of the deployed stack: Messages and Outbox
-// INSERTs, and Connections REMOVEs by TTL, to the stream handler.
-func (m *Main) mappings(tables map[string]string, h func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error)) []localddb.Mapping {
-	inserts := func(r events.DynamoDBEventRecord) bool { return r.EventName == "INSERT" }
-	ttlRemoves := func(r events.DynamoDBEventRecord) bool {
-		return r.EventName == "REMOVE" && r.UserIdentity != nil && r.UserIdentity.PrincipalID == awslambda.ServiceIdentity
-	}
-	onFailure := func(table string) func([]events.DynamoDBEventRecord) {
-		return func(recs []events.DynamoDBEventRecord) {
-			m.log.Error("local: stream records dropped (on-failure destination)", "table", table, "records", len(recs))
-		}
-	}
-	var out []localddb.Mapping
-	for _, x := range []struct {
-		id     string
-		filter func(events.DynamoDBEventRecord) bool
-	}{{schema.MessagesID, inserts}, {schema.OutboxID, inserts}, {schema.ConnectionsID, ttlRemoves}} {
-		out = append(out, localddb.Mapping{
-			Table: tables[x.id], BatchSize: 100, MaxRetryAttempts: 3, Bisect: true,
-			Filter: x.filter, Handler: h, OnFailure: onFailure(tables[x.id]),
-		})
-	}
-	return out
-}
-
-// DefaultKeyspace is the keyspace of the message tables when Config.Keyspace is empty.
-const DefaultKeyspace = "parley"
-
-// checkMessageStore validates the message store settings and parses CassandraHosts.
-func (m *Main) checkMessageStore() error {
-	switch m.cfg.MessageStore {
-	case config.StoreDynamoDB:
-		if len(m.cfg.CassandraHosts) > 0 {
-			return fmt.Errorf("hosts of a Cassandra (%q) are given but the message store is %s (want %s)",
-				m.cfg.CassandraHosts, config.StoreDynamoDB, config.StoreKeyspaces)
-		}
-		return nil
-	case config.StoreKeyspaces:
-	default:
-		return fmt.Errorf("unknown message store %q (want %s or %s)", m.cfg.MessageStore, config.StoreDynamoDB, config.StoreKeyspaces)
-	}
-	if !keyspaces.ValidKeyspace(m.cfg.Keyspace) {
-		return fmt.Errorf("bad keyspace %q: letters, digits and _, at most 48, starting with a letter", m.cfg.Keyspace)
-	}
-	hosts, port, err := ParseCassandraHosts(m.cfg.CassandraHosts)
-	if err != nil {
-		return err
-	}
-	m.cassandraHosts, m.cassandraPort = hosts, port
-	return nil
-}
-
-// ParseCassandraHosts splits contact points given as "HOST" or "HOST:PORT" ("[IPv6]:PORT")
-// into hosts and the one port they share (the driver uses one port per cluster):
-// keyspaces.DefaultPort when no entry names one. At least one entry is required.
-func ParseCassandraHosts(entries []string) (hosts []string, port int, err error) {
-	if len(entries) == 0 {
-		return nil, 0, errors.New("the keyspaces message store needs Cassandra hosts (HOST:PORT)")
-	}
-	for _, e := range entries {
-		e = strings.TrimSpace(e)
-		host, p := e, ""
-		if h, pp, err := net.SplitHostPort(e); err == nil {
-			host, p = h, pp
-		} else if strings.Contains(e, ":") && net.ParseIP(e) == nil {
-			return nil, 0, fmt.Errorf("bad Cassandra host %q: want HOST or HOST:PORT", e)
-		}
-		if host == "" {
-			return nil, 0, fmt.Errorf("bad Cassandra host %q: empty host", e)
-		}
-		if p != "" {
-			n, err := strconv.Atoi(p)
-			if err != nil || n < 1 || n > 65535 {
-				return nil, 0, fmt.Errorf("bad Cassandra host %q: port must be 1 to 65535", e)
-			}
-			if port != 0 && port != n {
-				return nil, 0, fmt.Errorf("bad Cassandra hosts %q: ports differ (%d and %d); the driver uses one port for all", entries, port, n)
-			}
-			port = n
-		}
-		hosts = append(hosts, host)
-	}
-	if port == 0 {
-		port = keyspaces.DefaultPort
-	}
-	return hosts, port, nil
-}
-
-// createKeyspace creates the keyspace and the message tables (single-node replication)
-// unless they exist, so that keyspaces mode needs no separate `parley migrate keyspaces`,
-// and logs which message store is in use.
-func (m *Main) createKeyspace(ctx context.Context) error {
-	if m.cfg.MessageStore != config.StoreKeyspaces {
-		m.log.Info("local: messages are stored in DynamoDB", "table", m.Tables()[schema.MessagesID])
-		return nil
-	}
-	start := time.Now()
-	session, err := keyspaces.Connect(keyspaces.Config{
-		Hosts:    m.cassandraHosts,
-		Port:     m.cassandraPort,
-		Keyspace: m.cfg.Keyspace,
-		Timeout:  30 * time.Second, // schema changes are slower than queries
-		Logger:   m.log,
-	}, false)
-	if err != nil {
-		return fmt.Errorf("keyspaces message store: %w", err)
-	}
-	defer session.Close()
-	if err := keyspaces.CreateSchema(ctx, session, m.cfg.Keyspace, keyspaces.LocalReplication, false); err != nil {
-		return fmt.Errorf("keyspaces message store: %w", err)
-	}
-	m.log.Info("local: messages are stored in Cassandra; fan-out runs from the Outbox stream",
-		"hosts", m.cassandraHosts, "port", m.cassandraPort, "keyspace", m.cfg.Keyspace,
-		"outbox", m.Tables()[schema.OutboxID], "schemaReady", time.Since(start).Round(time.Millisecond))
-	return nil
-}
-
-var userIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,64}$`)
-
-// serveToken answers GET /local/token?user=NAME with {"token": "...", "user": "NAME"}, a
-// token valid for 24 hours.
-func (m *Main) serveToken(w http.ResponseWriter, r *http.Request) {
-	user := r.URL.Query().Get("user")
-	w.Header().Set("Content-Type", "application/json")
-	if !userIDPattern.MatchString(user) {
-		w.WriteHeader(http.StatusBadRequest)
-		_ = json.NewEncoder(w).Encode(map[string]string{"error": "user must be 1 to 64 characters of A-Z a-z 0-9 _ . @ -"})
-		return
-	}
-	tok, err := auth.Sign(m.cfg.JWTSecret, user, 24*time.Hour)
-	if err != nil {
-		m.log.Error("local: sign token", "userId", user, "err", err)
-		w.WriteHeader(http.StatusInternalServerError)
-		_ = json.NewEncoder(w).Encode(map[string]string{"error": "could not sign a token"})
-		return
-	}
-	_ = json.NewEncoder(w).Encode(map[string]string{"token": tok, "user": user})
 }
 
 func (m *Main) addClose(f func() error) {

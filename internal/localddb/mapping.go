@@ -34,6 +34,9 @@ type Mapping struct {
 	// RetryDelay is the pause before a retry, doubled on each further one up to a second.
 	// Default 50 milliseconds.
 	RetryDelay time.Duration
+	// MaxRecordAge drops records older than this to OnFailure instead of invoking the
+	// handler with them (MaximumRecordAgeInSeconds). Default 0: no limit.
+	MaxRecordAge time.Duration
 	// Bisect splits a batch in two on a handler error (BisectBatchOnFunctionError).
 	Bisect bool
 	// Filter, when set, keeps only the records it returns true for; the others are
@@ -136,6 +139,9 @@ func (m *mappingRun) collect(ctx context.Context, pos int64) (batch []events.Dyn
 func (m *mappingRun) process(ctx context.Context, batch []events.DynamoDBEventRecord, attempts int) {
 	delay := m.RetryDelay
 	for {
+		if batch = m.dropExpired(batch); len(batch) == 0 {
+			return
+		}
 		resp, err := m.invoke(ctx, batch)
 		if ctx.Err() != nil {
 			return
@@ -198,6 +204,24 @@ func (m *mappingRun) invoke(ctx context.Context, batch []events.DynamoDBEventRec
 	}()
 	ev := events.DynamoDBEvent{Records: append([]events.DynamoDBEventRecord(nil), batch...)}
 	return m.Handler(ctx, ev)
+}
+
+// dropExpired drops the records older than MaxRecordAge and returns the others. Records
+// are in order, so the expired ones are a prefix.
+func (m *mappingRun) dropExpired(batch []events.DynamoDBEventRecord) []events.DynamoDBEventRecord {
+	if m.MaxRecordAge <= 0 {
+		return batch
+	}
+	cutoff := time.Now().Add(-m.MaxRecordAge)
+	n := 0
+	for n < len(batch) && batch[n].Change.ApproximateCreationDateTime.Before(cutoff) {
+		n++
+	}
+	if n > 0 {
+		m.p.log.Warn("localddb: stream records older than the maximum record age", "table", m.Table, "records", n, "maxRecordAge", m.MaxRecordAge)
+		m.drop(batch[:n])
+	}
+	return batch[n:]
 }
 
 func (m *mappingRun) drop(batch []events.DynamoDBEventRecord) {

@@ -106,6 +106,12 @@ func TestMapping(t *testing.T) {
 				return events.DynamoDBEventResponse{}, errors.New("down")
 			},
 			calls: 3, want: "[[0 1 2 3 4 5 6 7 8 9] [0 1 2 3 4 5 6 7 8 9] [0 1 2 3 4 5 6 7 8 9]]", wantDrops: "[0 1 2 3 4 5 6 7 8 9]"},
+		{name: "records past the maximum age are dropped, not retried", m: localddb.Mapping{BatchSize: 10, MaxBatchingWindow: time.Second, MaxRetryAttempts: 5, RetryDelay: time.Millisecond, MaxRecordAge: time.Second},
+			respond: func(int, []string, events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+				time.Sleep(2100 * time.Millisecond) // the records (second resolution) are then over a second old
+				return events.DynamoDBEventResponse{}, errors.New("slow and failing")
+			},
+			calls: 1, want: "[[0 1 2 3 4 5 6 7 8 9]]", wantDrops: "[0 1 2 3 4 5 6 7 8 9]"},
 		{name: "filter", m: localddb.Mapping{BatchSize: 100, MaxBatchingWindow: time.Second,
 			Filter: func(r events.DynamoDBEventRecord) bool { return r.Change.Keys["sk"].String() >= "5" }},
 			calls: 1, want: "[[5 6 7 8 9]]"},
