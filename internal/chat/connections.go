@@ -78,26 +78,6 @@ func (s *Service) Heartbeat(_ context.Context, c Caller) HeartbeatFrame {
 	return HeartbeatFrame{Type: TypeHeartbeat, RequestID: c.RequestID, At: s.now()}
 }
 
-// Presence answers a presence query of 1 to MaxPresenceQuery user ids.
-func (s *Service) Presence(ctx context.Context, c Caller, userIDs []string) (PresenceFrame, error) {
-	if len(userIDs) == 0 {
-		return PresenceFrame{}, Errorf(CodeBadRequest, "userIds must list 1 to %d user ids", MaxPresenceQuery)
-	}
-	if len(userIDs) > MaxPresenceQuery {
-		return PresenceFrame{}, Errorf(CodeTooLarge, "userIds lists %d users, the limit is %d", len(userIDs), MaxPresenceQuery)
-	}
-	for _, u := range userIDs {
-		if !ValidUserID(u) {
-			return PresenceFrame{}, Errorf(CodeBadRequest, "%q is not a valid user id", u)
-		}
-	}
-	ps, err := s.connections.Presence(ctx, userIDs, s.now())
-	if err != nil {
-		return PresenceFrame{}, fmt.Errorf("read presence: %w", err)
-	}
-	return PresenceFrame{Type: TypePresence, RequestID: c.RequestID, Users: ps}, nil
-}
-
 // Typing tells the other members that the caller is typing. Nothing is stored.
 func (s *Service) Typing(ctx context.Context, c Caller, conversationID, state string) error {
 	if err := validConversationID(conversationID); err != nil {

@@ -121,7 +121,7 @@ func (s *Service) pushOne(ctx context.Context, t target, frame []byte, attempts 
 			return
 		}
 		select {
-		case <-time.After(jitter(backoff)):
+		case <-s.opts.After(jitter(backoff)):
 		case <-ctx.Done():
 		}
 		backoff *= 2

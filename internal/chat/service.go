@@ -52,6 +52,10 @@ type Options struct {
 	// PushBackoff is the base of the jittered exponential backoff between attempts.
 	// Default 25ms.
 	PushBackoff time.Duration
+	// After waits out the backoff between push attempts: it returns a channel that
+	// receives once d has passed, as time.After does. Tests pass one that fires at once
+	// (and may move their clock by d). Default time.After.
+	After func(d time.Duration) <-chan time.Time
 	// ConnectionTTL is how long a connection item lives without a $disconnect: API
 	// Gateway's 2 h lifetime plus slack. Default 2h10m.
 	ConnectionTTL time.Duration
@@ -81,6 +85,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.PushBackoff <= 0 {
 		o.PushBackoff = 25 * time.Millisecond
+	}
+	if o.After == nil {
+		o.After = time.After
 	}
 	if o.ConnectionTTL <= 0 {
 		o.ConnectionTTL = 2*time.Hour + 10*time.Minute

@@ -1,0 +1,201 @@
+package inmem
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/parleychat/parley/internal/chat"
+)
+
+// MessageStore is the in-memory chat.MessageStore. Each conversation's messages are kept
+// sorted by id; cursors are kept apart from memberships (as in Keyspaces mode), so they
+// survive a member leaving. It is safe for concurrent use.
+type MessageStore struct {
+	mu           sync.Mutex
+	messages     map[string][]chat.Message // conversation id → messages in id order
+	reservations map[reservationKey]chat.Reservation
+	cursors      map[cursorKey]chat.Cursor
+}
+
+type reservationKey struct{ conversationID, senderID, clientMsgID string }
+
+type cursorKey struct{ conversationID, userID string }
+
+var _ chat.MessageStore = (*MessageStore)(nil)
+
+// NewMessageStore returns an empty MessageStore.
+func NewMessageStore() *MessageStore {
+	return &MessageStore{
+		messages:     map[string][]chat.Message{},
+		reservations: map[reservationKey]chat.Reservation{},
+		cursors:      map[cursorKey]chat.Cursor{},
+	}
+}
+
+// Reserve implements chat.MessageStore.
+func (s *MessageStore) Reserve(ctx context.Context, r chat.Reservation) (chat.Reservation, error) {
+	if err := check(ctx, "reserve", "conversation id", r.ConversationID, "sender id", r.SenderID,
+		"client message id", r.ClientMsgID, "message id", r.MessageID); err != nil {
+		return chat.Reservation{}, err
+	}
+	k := reservationKey{r.ConversationID, r.SenderID, r.ClientMsgID}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.reservations[k]; ok {
+		return old, nil
+	}
+	s.reservations[k] = r
+	return r, nil
+}
+
+// PutMessage implements chat.MessageStore: a message stored again under its id replaces
+// the earlier copy.
+func (s *MessageStore) PutMessage(ctx context.Context, m chat.Message) error {
+	if err := check(ctx, "put message", "conversation id", m.ConversationID, "message id", m.MessageID); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	msgs := s.messages[m.ConversationID]
+	i, found := slices.BinarySearchFunc(msgs, m.MessageID, byID)
+	if found {
+		msgs[i] = m
+		return nil
+	}
+	s.messages[m.ConversationID] = slices.Insert(msgs, i, m)
+	return nil
+}
+
+// byID orders a message against a message id.
+func byID(m chat.Message, id string) int { return strings.Compare(m.MessageID, id) }
+
+// GetMessage implements chat.MessageStore.
+func (s *MessageStore) GetMessage(ctx context.Context, conversationID, messageID string) (chat.Message, error) {
+	if err := check(ctx, "get message", "conversation id", conversationID, "message id", messageID); err != nil {
+		return chat.Message{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	msgs := s.messages[conversationID]
+	if i, found := slices.BinarySearchFunc(msgs, messageID, byID); found {
+		return msgs[i], nil
+	}
+	return chat.Message{}, fmt.Errorf("inmem: get message %s/%s: %w", conversationID, messageID, chat.ErrNotFound)
+}
+
+// Before implements chat.MessageStore.
+func (s *MessageStore) Before(ctx context.Context, conversationID, before string, limit int) ([]chat.Message, bool, error) {
+	if err := s.checkPage(ctx, "before", conversationID, limit); err != nil {
+		return nil, false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	msgs := s.messages[conversationID]
+	if before != "" {
+		i, _ := slices.BinarySearchFunc(msgs, before, byID)
+		msgs = msgs[:i]
+	}
+	page := slices.Clone(msgs[max(len(msgs)-limit, 0):])
+	slices.Reverse(page)
+	return page, len(msgs) > limit, nil
+}
+
+// After implements chat.MessageStore.
+func (s *MessageStore) After(ctx context.Context, conversationID, after string, limit int) ([]chat.Message, bool, error) {
+	if err := s.checkPage(ctx, "after", conversationID, limit); err != nil {
+		return nil, false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	msgs := s.after(conversationID, after)
+	return slices.Clone(msgs[:min(limit, len(msgs))]), len(msgs) > limit, nil
+}
+
+// after returns the stored messages of the conversation whose id is above after (all of
+// them when after is ""), oldest first. The caller holds s.mu and must not modify them.
+func (s *MessageStore) after(conversationID, after string) []chat.Message {
+	msgs := s.messages[conversationID]
+	i, found := slices.BinarySearchFunc(msgs, after, byID)
+	if found {
+		i++
+	}
+	return msgs[i:]
+}
+
+func (s *MessageStore) checkPage(ctx context.Context, op, conversationID string, limit int) error {
+	if err := check(ctx, op, "conversation id", conversationID); err != nil {
+		return err
+	}
+	if limit < 1 {
+		return fmt.Errorf("inmem: %s %s: limit %d, want at least 1", op, conversationID, limit)
+	}
+	return nil
+}
+
+// CountAfter implements chat.MessageStore.
+func (s *MessageStore) CountAfter(ctx context.Context, conversationID, after, excludeSender string, max int) (int, error) {
+	if err := check(ctx, "count after", "conversation id", conversationID); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, m := range s.after(conversationID, after) {
+		if n >= max {
+			break
+		}
+		if m.SenderID != excludeSender {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// AdvanceCursor implements chat.MessageStore. A status other than chat.StatusDelivered
+// or chat.StatusRead is an error.
+func (s *MessageStore) AdvanceCursor(ctx context.Context, conversationID, userID, status, upTo string) (bool, error) {
+	if err := check(ctx, "advance cursor", "conversation id", conversationID, "user id", userID, "upTo", upTo); err != nil {
+		return false, err
+	}
+	if status != chat.StatusDelivered && status != chat.StatusRead {
+		return false, fmt.Errorf("inmem: advance cursor of %s in %s: status %q is not a cursor", userID, conversationID, status)
+	}
+	k := cursorKey{conversationID, userID}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.cursors[k]
+	c.UserID = userID
+	cur := &c.DeliveredUpTo
+	if status == chat.StatusRead {
+		cur = &c.ReadUpTo
+	}
+	if *cur != "" && *cur >= upTo {
+		return false, nil
+	}
+	*cur = upTo
+	s.cursors[k] = c
+	return true, nil
+}
+
+// Cursors implements chat.MessageStore.
+func (s *MessageStore) Cursors(ctx context.Context, conversationID string, userIDs []string) ([]chat.Cursor, error) {
+	if err := check(ctx, "cursors", "conversation id", conversationID); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]chat.Cursor, len(userIDs))
+	for i, u := range userIDs {
+		if u == "" {
+			return nil, fmt.Errorf("inmem: cursors of %s: empty user id", conversationID)
+		}
+		out[i] = chat.Cursor{UserID: u}
+		if c, ok := s.cursors[cursorKey{conversationID, u}]; ok {
+			out[i] = c
+		}
+	}
+	return out, nil
+}
