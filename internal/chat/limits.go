@@ -13,6 +13,9 @@ const (
 	MaxHistoryLimit     = 100
 	MaxPresenceQuery    = 100
 	MaxSyncMessages     = 1000
+	// MaxSettleReplay bounds what a sync replays per conversation from the settling
+	// window before the cursor (Options.SettleWindow), on top of MaxSyncMessages.
+	MaxSettleReplay = 50
 	// MaxReceiptFanout is the largest conversation whose receipt events are pushed live.
 	MaxReceiptFanout = 100
 	// MaxUnread caps the unread count of a conversation.

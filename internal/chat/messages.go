@@ -1,10 +1,16 @@
 package chat
 
 import (
+	"slices"
+	"sort"
+	"time"
+
 	"context"
 	"errors"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/oklog/ulid/v2"
 )
 
 // SendInput is a send request.
@@ -283,37 +289,117 @@ func (s *Service) missed(ctx context.Context, c Caller) (msgs []Message, more bo
 	// Read the conversations a chunk at a time, in parallel within a chunk, each up to the
 	// budget left when the chunk starts; then keep pages in conversation order up to the cap.
 	// Once the cap is reached, a chunk only peeks (limit 1) to tell whether more is left.
+	// The cap counts the messages after the cursors; the settling window's replays (see
+	// afterCursor) come on top.
+	fresh := 0
 	for start := 0; start < len(ms); start += syncChunk {
 		end := min(start+syncChunk, len(ms))
-		limit := max(MaxSyncMessages-len(msgs), 1)
-		pages := make([][]Message, end-start)
-		pageMore := make([]bool, end-start)
+		limit := max(MaxSyncMessages-fresh, 1)
+		pages := make([]syncPage, end-start)
 		err := parallel(ctx, end-start, s.opts.ReadConcurrency, func(ctx context.Context, k int) error {
 			i := start + k
-			page, more, err := s.messages.After(ctx, ms[i].ConversationID, cursors[i].DeliveredUpTo, limit)
-			if err != nil {
-				return fmt.Errorf("read messages of %s after %q: %w", ms[i].ConversationID, cursors[i].DeliveredUpTo, err)
-			}
-			pages[k], pageMore[k] = page, more
-			return nil
+			p, err := s.afterCursor(ctx, ms[i].ConversationID, cursors[i].DeliveredUpTo, limit)
+			pages[k] = p
+			return err
 		})
 		if err != nil {
 			return nil, false, err
 		}
-		for k, page := range pages {
-			budget := MaxSyncMessages - len(msgs)
-			if len(page) > budget {
-				msgs, more = append(msgs, page[:budget]...), true
+		for _, p := range pages {
+			budget := MaxSyncMessages - fresh
+			if budget == 0 {
+				more = more || len(p.fresh) > 0 || p.more
 				continue
 			}
-			msgs = append(msgs, page...)
-			more = more || pageMore[k]
+			msgs = append(msgs, p.window...)
+			if len(p.fresh) > budget {
+				msgs, more, fresh = append(msgs, p.fresh[:budget]...), true, MaxSyncMessages
+				continue
+			}
+			msgs, fresh = append(msgs, p.fresh...), fresh+len(p.fresh)
+			more = more || p.more
 		}
-		if len(msgs) == MaxSyncMessages && more {
+		if fresh == MaxSyncMessages && more {
 			break
 		}
 	}
 	return msgs, more, nil
+}
+
+// syncPage is what a sync replays of one conversation: the settling window before the
+// cursor (messages the member most likely has), then up to the limit after it.
+type syncPage struct {
+	window, fresh []Message
+	more          bool // messages after fresh exist
+}
+
+// afterCursor reads a conversation's messages for sync: those after the cursor, up to
+// limit, and before them those of the settling window, the SettleWindow before the
+// cursor's time (at most MaxSettleReplay, the newest).
+//
+// The window closes a gap that message ids leave open: an id is made from its instance's
+// clock before the message is stored, so on AWS, with many instances, a message can be
+// stored after one with a later id. A member whose delivered cursor passed that later id
+// would never get the earlier message from sync. Replaying the window costs no extra read
+// (one query from the window's start) and some duplicates, which clients drop by id.
+func (s *Service) afterCursor(ctx context.Context, conversationID, cursor string, limit int) (syncPage, error) {
+	from := settleFrom(cursor, s.opts.SettleWindow)
+	if from == cursor {
+		fresh, more, err := s.messages.After(ctx, conversationID, cursor, limit)
+		if err != nil {
+			return syncPage{}, fmt.Errorf("read messages of %s after %q: %w", conversationID, cursor, err)
+		}
+		return syncPage{fresh: fresh, more: more}, nil
+	}
+	page, more, err := s.messages.After(ctx, conversationID, from, limit+MaxSettleReplay)
+	if err != nil {
+		return syncPage{}, fmt.Errorf("read messages of %s after %q: %w", conversationID, from, err)
+	}
+	i := sort.Search(len(page), func(i int) bool { return page[i].MessageID > cursor })
+	p := syncPage{window: page[:i], fresh: page[i:], more: more}
+	if len(p.window) > MaxSettleReplay {
+		p.window = p.window[len(p.window)-MaxSettleReplay:]
+	}
+	switch {
+	case len(p.fresh) > limit:
+		p.fresh, p.more = p.fresh[:limit], true
+	case len(p.fresh) == 0 && more:
+		// A window fuller than the read (a conversation of more than limit+MaxSettleReplay
+		// messages in the window): read after the cursor itself, and replay the newest of
+		// the window, those just before the cursor.
+		if p.fresh, p.more, err = s.messages.After(ctx, conversationID, cursor, limit); err != nil {
+			return syncPage{}, fmt.Errorf("read messages of %s after %q: %w", conversationID, cursor, err)
+		}
+		newest, _, err := s.messages.Before(ctx, conversationID, cursor, MaxSettleReplay)
+		if err != nil {
+			return syncPage{}, fmt.Errorf("read messages of %s before %q: %w", conversationID, cursor, err)
+		}
+		slices.Reverse(newest)
+		p.window = newest
+	}
+	return p, nil
+}
+
+// settleFrom returns the id from which a sync replays a conversation whose cursor is
+// cursor: the smallest id of the time window before the cursor's. An empty cursor, a
+// window of zero or less, or a cursor that is not a ULID give the cursor itself.
+func settleFrom(cursor string, window time.Duration) string {
+	if cursor == "" || window <= 0 {
+		return cursor
+	}
+	id, err := ulid.ParseStrict(cursor)
+	if err != nil {
+		return cursor
+	}
+	ms := int64(id.Time()) - window.Milliseconds()
+	if ms <= 0 {
+		return ""
+	}
+	var from ulid.ULID
+	if err := from.SetTime(uint64(ms)); err != nil {
+		return cursor
+	}
+	return from.String()
 }
 
 // syncChunk is how many conversations a sync reads in parallel at a time.

@@ -35,6 +35,11 @@ const (
 	DefaultRateBurst       = 200
 )
 
+// DefaultSettleWindow is Options.SettleWindow's default: a send stores its message
+// within its function's timeout (10 s) of making the id, and Lambda instances' clocks
+// (Amazon Time Sync) agree to well under a second.
+const DefaultSettleWindow = 11 * time.Second
+
 // Options tunes a Service. Every zero value means the default given.
 type Options struct {
 	// Now is the clock. Default time.Now.
@@ -52,6 +57,10 @@ type Options struct {
 	// PushBackoff is the base of the jittered exponential backoff between attempts.
 	// Default 25ms.
 	PushBackoff time.Duration
+	// SettleWindow is how far before a member's delivered cursor sync replays: at least
+	// the longest time from a message id's making to the message's storage, plus the
+	// clock skew between instances. Default DefaultSettleWindow; negative disables it.
+	SettleWindow time.Duration
 	// After waits out the backoff between push attempts: it returns a channel that
 	// receives once d has passed, as time.After does. Tests pass one that fires at once
 	// (and may move their clock by d). Default time.After.
@@ -85,6 +94,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.PushBackoff <= 0 {
 		o.PushBackoff = 25 * time.Millisecond
+	}
+	if o.SettleWindow == 0 {
+		o.SettleWindow = DefaultSettleWindow
 	}
 	if o.After == nil {
 		o.After = time.After

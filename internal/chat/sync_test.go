@@ -131,9 +131,10 @@ func TestSyncBudget(t *testing.T) {
 // TestSyncAfterCursor checks that sync starts after the delivered cursor of each
 // conversation, that a read cursor alone does not count, and that a second sync after
 // the delivered receipts the client sends for lastMessageIds goes on where the first
-// stopped, until more is false and every message was sent exactly once.
+// stopped, until more is false and every message was sent exactly once (with the settling
+// window off: TestSettleWindow covers its replays).
 func TestSyncAfterCursor(t *testing.T) {
-	f := newFixture(t, setup{})
+	f := newFixture(t, setup{opts: chat.Options{SettleWindow: -1}})
 	me := f.connect("me")
 	a, b := f.dm(me.UserID, "peer"), f.group(me.UserID, "other")
 	msgsA, msgsB := f.put(a, "peer", 700), f.put(b, "other", 600)
