@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -32,7 +33,9 @@ func (p *Proxy) captured(table string) *tableState {
 }
 
 // writeItem forwards PutItem, UpdateItem or DeleteItem; on a table with a stream it
-// reads the item before and after, under the table's lock, and records the change.
+// reads the item before and after, under the table's write lock, and records the change.
+// With a state directory the write's intent is logged before it is forwarded and its
+// record synced before the response is returned (see recover.go).
 func (p *Proxy) writeItem(ctx context.Context, r *http.Request, op string, body []byte) (*upstreamResponse, error) {
 	var req struct {
 		TableName string
@@ -46,8 +49,9 @@ func (p *Proxy) writeItem(ctx context.Context, r *http.Request, op string, body 
 	if ts == nil {
 		return p.forward(ctx, r, body)
 	}
-	ts.lock.Lock()
-	defer ts.lock.Unlock()
+	l := p.stream(req.TableName)
+	l.write.Lock()
+	defer l.write.Unlock()
 	ks, err := p.keySchemaOf(ctx, req.TableName, ts)
 	if err != nil {
 		return nil, err
@@ -63,16 +67,42 @@ func (p *Proxy) writeItem(ctx context.Context, r *http.Request, op string, body 
 	if err != nil {
 		return nil, err
 	}
-	resp, err := p.forward(ctx, r, body)
-	if err != nil || !resp.ok() {
-		return resp, err
-	}
-	cur, err := p.getItem(ctx, req.TableName, key)
-	if err != nil {
+	id := p.nextSeq()
+	if err := l.begin(id, []item{key}, []item{old}, nil); err != nil {
 		return nil, err
 	}
-	p.record(req.TableName, ks, old, cur, nil)
-	return resp, nil
+	resp, err := p.forward(ctx, r, body)
+	if err == nil && !resp.ok() {
+		return resp, nil // refused: nothing changed
+	}
+	if err == nil && p.afterForward != nil {
+		if err := p.afterForward(); err != nil {
+			return nil, err // a test's crash: nothing more happens for this write
+		}
+	}
+	// Without a response the write may have been applied all the same (the client went
+	// away, the connection broke): the item is read again regardless, without the
+	// client's context, so that a change is recorded whichever way it went.
+	rctx, cancel := settleContext(ctx)
+	defer cancel()
+	cur, rerr := p.getItem(rctx, req.TableName, key)
+	if rerr != nil {
+		return nil, errors.Join(err, rerr)
+	}
+	if rec, ok := p.change(req.TableName, key, old, cur, nil); ok {
+		rec.intent = id
+		if cerr := l.commit([]newRecord{rec}); cerr != nil {
+			return nil, errors.Join(err, cerr)
+		}
+	}
+	return resp, err
+}
+
+// settleContext is the context of the reads and commits that follow a forwarded write:
+// they run even when the client has gone, so that the stream does not miss a change the
+// upstream applied.
+func settleContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 }
 
 // batchWriteItem forwards BatchWriteItem and records the changes of its requests on
@@ -87,28 +117,31 @@ func (p *Proxy) batchWriteItem(ctx context.Context, r *http.Request, body []byte
 	if err := json.Unmarshal(body, &req); err != nil {
 		return p.forward(ctx, r, body)
 	}
-	type change struct {
-		table string
-		ts    *tableState
-		ks    keySchema
-		key   item
-		old   item
+	// One captured table of the batch: its keys and their old images, in request order.
+	type tableWrite struct {
+		name     string
+		l        *streamLog
+		intent   uint64
+		keys     []item
+		old      []item
+		recorded []newRecord
 	}
-	var tables []string
+	var names []string
 	for t := range req.RequestItems {
 		if p.captured(t) != nil {
-			tables = append(tables, t)
+			names = append(names, t)
 		}
 	}
-	if len(tables) == 0 {
+	if len(names) == 0 {
 		return p.forward(ctx, r, body)
 	}
-	sort.Strings(tables) // one lock order for every caller
-	var changes []change
-	for _, t := range tables {
+	sort.Strings(names) // one lock order for every caller
+	writes := make([]*tableWrite, 0, len(names))
+	for _, t := range names {
 		ts := p.captured(t)
-		ts.lock.Lock()
-		defer ts.lock.Unlock()
+		w := &tableWrite{name: t, l: p.stream(t)}
+		w.l.write.Lock()
+		defer w.l.write.Unlock()
 		ks, err := p.keySchemaOf(ctx, t, ts)
 		if err != nil {
 			return nil, err
@@ -128,23 +161,45 @@ func (p *Proxy) batchWriteItem(ctx context.Context, r *http.Request, body []byte
 			if err != nil {
 				return nil, err
 			}
-			changes = append(changes, change{t, ts, ks, key, old})
+			w.keys, w.old = append(w.keys, key), append(w.old, old)
+		}
+		writes = append(writes, w)
+	}
+	for _, w := range writes {
+		w.intent = p.nextSeq()
+		if err := w.l.begin(w.intent, w.keys, w.old, nil); err != nil {
+			return nil, err
 		}
 	}
 	resp, err := p.forward(ctx, r, body)
-	if err != nil || !resp.ok() {
-		return resp, err
+	if err == nil && !resp.ok() {
+		return resp, nil
+	}
+	if err == nil && p.afterForward != nil {
+		if err := p.afterForward(); err != nil {
+			return nil, err
+		}
 	}
 	// Unprocessed requests changed nothing; their items are read again all the same, which
 	// yields no record for them.
-	for _, c := range changes {
-		cur, err := p.getItem(ctx, c.table, c.key)
-		if err != nil {
-			return nil, err
+	rctx, cancel := settleContext(ctx)
+	defer cancel()
+	for _, w := range writes {
+		for i, key := range w.keys {
+			cur, rerr := p.getItem(rctx, w.name, key)
+			if rerr != nil {
+				return nil, errors.Join(err, rerr)
+			}
+			if rec, ok := p.change(w.name, key, w.old[i], cur, nil); ok {
+				rec.intent, rec.n = w.intent, i
+				w.recorded = append(w.recorded, rec)
+			}
 		}
-		p.record(c.table, c.ks, c.old, cur, nil)
+		if cerr := w.l.commit(w.recorded); cerr != nil {
+			return nil, errors.Join(err, cerr)
+		}
 	}
-	return resp, nil
+	return resp, err
 }
 
 func completeKey(ks keySchema, key item) bool {
@@ -163,19 +218,28 @@ func (p *Proxy) getItem(ctx context.Context, table string, key item) (item, erro
 	return out.Item, nil
 }
 
-// record appends the change from old to cur (either nil when absent) to the table's
-// stream; nothing when the item did not change.
-func (p *Proxy) record(table string, ks keySchema, old, cur item, identity *events.DynamoDBUserIdentity) {
+// nextSeq hands out the next sequence number (also used as intent ids).
+func (p *Proxy) nextSeq() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.seq++
+	return p.seq
+}
+
+// change builds the change record from old to cur (either nil when absent) of the item
+// with key, for the table's stream; ok is false when the item did not change or the
+// table has no stream. The caller commits it to the stream.
+func (p *Proxy) change(table string, key, old, cur item, identity *events.DynamoDBUserIdentity) (rec newRecord, ok bool) {
 	var name string
 	switch {
 	case old == nil && cur == nil:
-		return
+		return rec, false
 	case old == nil:
 		name = "INSERT"
 	case cur == nil:
 		name = "REMOVE"
 	case sameItem(old, cur):
-		return // DynamoDB writes no record for a write that changes nothing
+		return rec, false // DynamoDB writes no record for a write that changes nothing
 	default:
 		name = "MODIFY"
 	}
@@ -183,22 +247,25 @@ func (p *Proxy) record(table string, ks keySchema, old, cur item, identity *even
 	ts := p.tables[table]
 	if ts == nil || ts.streamView == "" {
 		p.mu.Unlock()
-		return
+		return rec, false
 	}
 	view, label := ts.streamView, ts.streamLabel
 	p.seq++
 	seq := p.seq
-	log := p.streamLocked(table)
 	p.mu.Unlock()
 
 	base := cur
 	if base == nil {
 		base = old
 	}
+	keys := make(item, len(key))
+	for k := range key {
+		keys[k] = base[k]
+	}
 	change := wireChange{
-		ApproximateCreationDateTime: time.Now().Unix(),
-		Keys:                        ks.keyOf(base),
-		SequenceNumber:              fmt.Sprintf("%021d", seq),
+		ApproximateCreationDateTime: p.opts.Clock().Unix(),
+		Keys:                        keys,
+		SequenceNumber:              formatSeq(seq),
 		StreamViewType:              view,
 	}
 	if view == "NEW_IMAGE" || view == "NEW_AND_OLD_IMAGES" {
@@ -208,7 +275,7 @@ func (p *Proxy) record(table string, ks keySchema, old, cur item, identity *even
 		change.OldImage = old
 	}
 	change.SizeBytes = int64(jsonLen(change.Keys) + jsonLen(change.NewImage) + jsonLen(change.OldImage))
-	rec := wireRecord{
+	wire, ev, err := wireRecord{
 		AWSRegion:      p.opts.Region,
 		Dynamodb:       change,
 		EventID:        newEventID(),
@@ -217,13 +284,12 @@ func (p *Proxy) record(table string, ks keySchema, old, cur item, identity *even
 		EventVersion:   "1.1",
 		EventSourceARN: p.streamARN(table, label),
 		UserIdentity:   identity,
-	}
-	ev, err := rec.decode()
+	}.decode()
 	if err != nil {
 		p.log.Error("localddb: dropping a change record that does not decode", "table", table, "err", err)
-		return
+		return rec, false
 	}
-	log.append(seq, ev)
+	return newRecord{entry: entry{seq: seq, rec: ev}, wire: wire}, true
 }
 
 // wireRecord is a change record as the Lambda event carries it, with attribute values
@@ -249,17 +315,18 @@ type wireChange struct {
 	StreamViewType              string `json:"StreamViewType"`
 }
 
-// decode turns the wire JSON into the events type, the way the Lambda runtime does.
-func (w wireRecord) decode() (events.DynamoDBEventRecord, error) {
+// decode returns the wire JSON and turns it into the events type, the way the Lambda
+// runtime does.
+func (w wireRecord) decode() ([]byte, events.DynamoDBEventRecord, error) {
 	var ev events.DynamoDBEventRecord
 	b, err := json.Marshal(w)
 	if err != nil {
-		return ev, fmt.Errorf("encode record: %w", err)
+		return nil, ev, fmt.Errorf("encode record: %w", err)
 	}
 	if err := json.Unmarshal(b, &ev); err != nil {
-		return ev, fmt.Errorf("decode record: %w", err)
+		return nil, ev, fmt.Errorf("decode record: %w", err)
 	}
-	return ev, nil
+	return b, ev, nil
 }
 
 func sameItem(a, b item) bool {

@@ -17,8 +17,15 @@
 // TransactWriteItems and ExecuteTransaction are refused with a ValidationException saying
 // they are not supported locally.
 //
-// Limits: the proxy's configuration (streams, TTL) and the stream records live in memory;
-// a restarted proxy needs UpdateTable/UpdateTimeToLive again for existing tables (with
-// Options.Upstream kept on disk). Writes that reach the upstream directly, not through the
-// proxy, are not captured. Each table's stream is one shard.
+// Durability: by default the proxy's configuration (streams, TTL), the stream records and
+// the mappings' positions live in memory, and a restarted proxy needs UpdateTable and
+// UpdateTimeToLive again for existing tables. With Options.Dir they are kept on disk
+// (state.go): each table's stream is an append-only log whose record is synced before the
+// write's response is returned, trimmed to 24 hours; each mapping checkpoints after each
+// batch and resumes after its checkpoint (at least once); and a write that a crash
+// interrupted after the upstream applied it gets its record when the proxy opens again
+// (recover.go).
+//
+// Limits: writes that reach the upstream directly, not through the proxy, are not
+// captured. Each table's stream is one shard.
 package localddb

@@ -14,15 +14,26 @@ import (
 //
 // Records are delivered in sequence-number order (one shard per table, so in order per
 // partition key too), one batch at a time, starting from the oldest record kept
-// (TRIM_HORIZON). A batch is done when the handler returns no error and no
-// BatchItemFailures. With BatchItemFailures the records before the lowest failed sequence
-// number are done and the rest is retried (an identifier that is not in the batch fails
-// the whole batch, as on Lambda). On a handler error the batch is retried, or, with
-// Bisect, split in two halves that are processed one after the other. A batch that
-// still fails after MaxRetryAttempts retries goes to OnFailure and the mapping moves on.
+// (TRIM_HORIZON), or, with Options.Dir, after the mapping's checkpoint. A batch is done
+// when the handler returns no error and no BatchItemFailures. With BatchItemFailures the
+// records before the lowest failed sequence number are done and the rest is retried (an
+// identifier that is not in the batch fails the whole batch, as on Lambda). On a handler
+// error the batch is retried, or, with Bisect, split in two halves that are processed one
+// after the other. A batch that still fails after MaxRetryAttempts retries goes to
+// OnFailure and the mapping moves on.
+//
+// With Options.Dir the mapping keeps a checkpoint, checkpoints/<Name>.json: the sequence
+// number of the last record it is done with, written (synced, atomically) after each
+// batch is done or dropped, and after records it filtered out once the stream is idle for
+// a second. A mapping started on a proxy opened on the directory again starts after its
+// checkpoint, so what it had not finished — the batch in flight when the process died or
+// the proxy closed, and everything after — is delivered again: at least once, as Lambda.
 type Mapping struct {
 	// Table is the table whose stream is read. Required.
 	Table string
+	// Name names the mapping's checkpoint. Default: Table. Two mappings started on one
+	// proxy with a state directory need different names.
+	Name string
 	// BatchSize is the most records per invocation. Default 100.
 	BatchSize int
 	// MaxBatchingWindow is how long to wait for a batch to fill once it has a record.
@@ -66,42 +77,102 @@ func (p *Proxy) StartMapping(m Mapping) error {
 	if m.RetryDelay <= 0 {
 		m.RetryDelay = 50 * time.Millisecond
 	}
+	if m.Name == "" {
+		m.Name = m.Table
+	}
 	if p.ctx.Err() != nil {
 		return errors.New("localddb: proxy is closed")
+	}
+	mp := &mappingRun{Mapping: m, p: p, log: p.stream(m.Table)}
+	pos, err := mp.startPosition()
+	if err != nil {
+		return err
 	}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		mp := &mappingRun{Mapping: m, p: p, log: p.stream(m.Table)}
-		mp.run(p.ctx)
+		mp.run(p.ctx, pos)
 	}()
 	return nil
 }
 
+// checkpointIdle is how long a mapping waits, idle, before it checkpoints past records
+// it filtered out (a batch checkpoints at once).
+const checkpointIdle = time.Second
+
 type mappingRun struct {
 	Mapping
-	p   *Proxy
-	log *streamLog
+	p     *Proxy
+	log   *streamLog
+	saved uint64 // the sequence number last checkpointed
 }
 
-func (m *mappingRun) run(ctx context.Context) {
-	pos := m.log.start()
+// startPosition is where the mapping starts: after its checkpoint, or TRIM_HORIZON.
+func (m *mappingRun) startPosition() (int64, error) {
+	if m.p.stateDir == "" {
+		return m.log.start(), nil
+	}
+	m.p.mu.Lock()
+	taken := m.p.mappings[m.Name]
+	m.p.mappings[m.Name] = true
+	m.p.mu.Unlock()
+	if taken {
+		return 0, fmt.Errorf("localddb: a mapping named %q is already running: give each mapping of a table its own Name", m.Name)
+	}
+	seq, ok, err := m.p.loadCheckpoint(m.Name)
+	if err != nil {
+		return 0, fmt.Errorf("localddb: %w", err)
+	}
+	if !ok {
+		return m.log.start(), nil
+	}
+	m.saved = seq
+	pos, trimmed := m.log.after(seq)
+	if trimmed {
+		m.p.log.Warn("localddb: records after the mapping's checkpoint were trimmed before it read them",
+			"mapping", m.Name, "table", m.Table, "checkpoint", formatSeq(seq))
+	}
+	return pos, nil
+}
+
+func (m *mappingRun) run(ctx context.Context, pos int64) {
 	for {
-		batch, next, ok := m.collect(ctx, pos)
+		batch, next, last, ok := m.collect(ctx, pos)
 		if !ok {
 			return
 		}
 		pos = next
-		if len(batch) > 0 {
-			m.process(ctx, batch, 0)
+		if !m.process(ctx, batch, 0) {
+			return // ended mid-batch: no checkpoint, the batch is delivered again
 		}
+		m.checkpoint(last)
 	}
 }
 
-// collect waits for records after pos and returns a batch (filtered) and the position
-// after it; ok is false when ctx ended.
-func (m *mappingRun) collect(ctx context.Context, pos int64) (batch []events.DynamoDBEventRecord, next int64, ok bool) {
-	var window <-chan time.Time
+// checkpoint records that the mapping is done with the records up to seq.
+func (m *mappingRun) checkpoint(seq uint64) {
+	if m.p.stateDir == "" || seq <= m.saved {
+		return
+	}
+	if err := m.p.saveCheckpoint(m.Name, m.Table, seq); err != nil {
+		m.p.log.Error("localddb: mapping checkpoint not saved; its records will be delivered again after a restart",
+			"mapping", m.Name, "table", m.Table, "err", err)
+		return
+	}
+	m.saved = seq
+}
+
+// collect waits for records after pos and returns a batch (filtered, not empty), the
+// position after it and the sequence number of the last record read; ok is false when
+// ctx ended.
+func (m *mappingRun) collect(ctx context.Context, pos int64) (batch []events.DynamoDBEventRecord, next int64, last uint64, ok bool) {
+	var window, idle <-chan time.Time
+	var idleTimer *time.Timer
+	defer func() {
+		if idleTimer != nil {
+			idleTimer.Stop()
+		}
+	}()
 	for {
 		recs, n, lost, changed := m.log.read(pos, m.BatchSize-len(batch))
 		if lost > 0 {
@@ -109,12 +180,13 @@ func (m *mappingRun) collect(ctx context.Context, pos int64) (batch []events.Dyn
 		}
 		pos = n
 		for _, r := range recs {
-			if m.Filter == nil || m.Filter(r) {
-				batch = append(batch, r)
+			last = r.seq
+			if m.Filter == nil || m.Filter(r.rec) {
+				batch = append(batch, r.rec)
 			}
 		}
 		if len(batch) >= m.BatchSize || (len(batch) > 0 && m.MaxBatchingWindow <= 0) {
-			return batch, pos, true
+			return batch, pos, last, true
 		}
 		if len(recs) > 0 {
 			continue // more may be there already
@@ -124,39 +196,50 @@ func (m *mappingRun) collect(ctx context.Context, pos int64) (batch []events.Dyn
 			defer t.Stop()
 			window = t.C
 		}
+		if len(batch) == 0 && last > m.saved && idle == nil {
+			if idleTimer == nil {
+				idleTimer = time.NewTimer(checkpointIdle)
+			} else {
+				idleTimer.Reset(checkpointIdle)
+			}
+			idle = idleTimer.C
+		}
 		select {
 		case <-changed:
 		case <-window:
-			return batch, pos, true
+			return batch, pos, last, true
+		case <-idle:
+			if len(batch) == 0 {
+				m.checkpoint(last) // only filtered-out records since the last checkpoint
+			}
+			idle = nil
 		case <-ctx.Done():
-			return nil, pos, false
+			return nil, pos, last, false
 		}
 	}
 }
 
-// process delivers batch until it is done, dropped or ctx ends. attempts counts the
-// failed invocations of this batch so far.
-func (m *mappingRun) process(ctx context.Context, batch []events.DynamoDBEventRecord, attempts int) {
+// process delivers batch until it is done or dropped, and reports true then; false when
+// ctx ended first. attempts counts the failed invocations of this batch so far.
+func (m *mappingRun) process(ctx context.Context, batch []events.DynamoDBEventRecord, attempts int) bool {
 	delay := m.RetryDelay
 	for {
 		if batch = m.dropExpired(batch); len(batch) == 0 {
-			return
+			return true
 		}
 		resp, err := m.invoke(ctx, batch)
 		if ctx.Err() != nil {
-			return
+			return false
 		}
 		if err == nil && len(resp.BatchItemFailures) == 0 {
-			return
+			return true
 		}
 		attempts++
 		if err != nil {
 			m.p.log.Warn("localddb: stream batch failed", "table", m.Table, "records", len(batch), "attempt", attempts, "err", err)
 			if m.Bisect && len(batch) > 1 {
 				half := len(batch) / 2
-				m.process(ctx, batch[:half], 0)
-				m.process(ctx, batch[half:], 0)
-				return
+				return m.process(ctx, batch[:half], 0) && m.process(ctx, batch[half:], 0)
 			}
 		} else {
 			batch = batch[failedFrom(batch, resp.BatchItemFailures):]
@@ -164,12 +247,12 @@ func (m *mappingRun) process(ctx context.Context, batch []events.DynamoDBEventRe
 		}
 		if attempts > m.MaxRetryAttempts {
 			m.drop(batch)
-			return
+			return true
 		}
 		select {
 		case <-time.After(delay):
 		case <-ctx.Done():
-			return
+			return false
 		}
 		delay = min(2*delay, time.Second)
 	}
@@ -212,7 +295,7 @@ func (m *mappingRun) dropExpired(batch []events.DynamoDBEventRecord) []events.Dy
 	if m.MaxRecordAge <= 0 {
 		return batch
 	}
-	cutoff := time.Now().Add(-m.MaxRecordAge)
+	cutoff := m.p.opts.Clock().Add(-m.MaxRecordAge)
 	n := 0
 	for n < len(batch) && batch[n].Change.ApproximateCreationDateTime.Before(cutoff) {
 		n++

@@ -70,7 +70,8 @@ func putN(t *testing.T, db *dynamodb.Client, table string, n int) {
 
 func TestMapping(t *testing.T) {
 	t.Parallel()
-	p, db := setup(t, localddb.Options{})
+	c := newClock()
+	p, db := setup(t, localddb.Options{Clock: c.Now})
 	tests := []struct {
 		name      string
 		m         localddb.Mapping
@@ -106,9 +107,9 @@ func TestMapping(t *testing.T) {
 				return events.DynamoDBEventResponse{}, errors.New("down")
 			},
 			calls: 3, want: "[[0 1 2 3 4 5 6 7 8 9] [0 1 2 3 4 5 6 7 8 9] [0 1 2 3 4 5 6 7 8 9]]", wantDrops: "[0 1 2 3 4 5 6 7 8 9]"},
-		{name: "records past the maximum age are dropped, not retried", m: localddb.Mapping{BatchSize: 10, MaxBatchingWindow: time.Second, MaxRetryAttempts: 5, RetryDelay: time.Millisecond, MaxRecordAge: time.Second},
+		{name: "records past the maximum age are dropped, not retried", m: localddb.Mapping{BatchSize: 10, MaxBatchingWindow: time.Second, MaxRetryAttempts: 5, RetryDelay: time.Millisecond, MaxRecordAge: time.Minute},
 			respond: func(int, []string, events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-				time.Sleep(2100 * time.Millisecond) // the records (second resolution) are then over a second old
+				c.Add(time.Hour) // the records are then an hour old
 				return events.DynamoDBEventResponse{}, errors.New("slow and failing")
 			},
 			calls: 1, want: "[[0 1 2 3 4 5 6 7 8 9]]", wantDrops: "[0 1 2 3 4 5 6 7 8 9]"},

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,10 +39,22 @@ type Options struct {
 	// TTLInterval is how often the TTL sweeper scans tables with TTL enabled. Default 2
 	// seconds; a negative value disables the sweeper (Sweep can still be called).
 	TTLInterval time.Duration
-	// MaxRecords is how many change records each table's stream keeps in memory; older
-	// ones are dropped (mappings that have not read them lose them, with a warning).
-	// Default 100000.
+	// MaxRecords is how many change records each table's stream keeps; older ones are
+	// dropped (mappings that have not read them lose them, with a warning). Default 100000.
 	MaxRecords int
+	// StreamRetention is how long a change record is kept, as DynamoDB Streams keep them
+	// for 24 hours. Default 24 hours.
+	StreamRetention time.Duration
+	// Dir keeps the proxy's state on disk, in its subdirectory localddb/ (state.go): the
+	// table settings (streams, TTL), each table's stream log and each mapping's checkpoint.
+	// A proxy opened on the directory again (after a crash too) has the tables' streams
+	// and TTL as they were, delivers the records its mappings had not finished, and
+	// records the change of a write that a crash interrupted (recover.go). Dir may be the
+	// upstream's own data directory (dynalite's). Default "": everything lives in memory.
+	Dir string
+	// Clock is the proxy's clock: record times, TTL expiry, stream retention. Default
+	// time.Now.
+	Clock func() time.Time
 	// HTTPClient sends requests to Upstream. Default: a client without timeout whose
 	// transport keeps 64 idle connections per host.
 	HTTPClient *http.Client
@@ -68,6 +81,12 @@ func (o *Options) setDefaults() {
 	if o.MaxRecords <= 0 {
 		o.MaxRecords = 100000
 	}
+	if o.StreamRetention <= 0 {
+		o.StreamRetention = 24 * time.Hour
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
 	if o.HTTPClient == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = 64
@@ -87,10 +106,18 @@ type Proxy struct {
 	signer   *v4.Signer
 	creds    aws.Credentials
 
-	mu      sync.Mutex
-	tables  map[string]*tableState // by table name; entries exist for stream or TTL tables
-	streams map[string]*streamLog  // by table name; created on first use
-	seq     uint64                 // last sequence number handed out
+	stateDir string     // Options.Dir/localddb; "" in memory
+	saveMu   sync.Mutex // serializes saveTables
+
+	mu       sync.Mutex
+	tables   map[string]*tableState // by table name; entries exist for stream or TTL tables
+	streams  map[string]*streamLog  // by table name; created on first use
+	seq      uint64                 // last sequence number handed out
+	mappings map[string]bool        // checkpoint names of the mappings started
+
+	// afterForward, when set (by tests), runs after a captured write was forwarded; an
+	// error ends the write there, as if the process had died.
+	afterForward func() error
 
 	ctx      context.Context // cancelled by Close
 	cancel   context.CancelFunc
@@ -101,8 +128,6 @@ type Proxy struct {
 
 // tableState is what the proxy knows of a table beyond what the upstream stores.
 type tableState struct {
-	lock sync.Mutex // serializes captured writes so that images are exact
-
 	keys keySchema // loaded from DescribeTable on first use; guarded by Proxy.mu
 
 	streamView  string // "" when the table has no stream
@@ -114,7 +139,13 @@ type keySchema struct {
 	hash, rng string
 }
 
-// New returns a Proxy for opts.Upstream and starts its TTL sweeper.
+// recoveryTimeout bounds New's reads of the upstream when it settles writes that a crash
+// interrupted.
+const recoveryTimeout = 30 * time.Second
+
+// New returns a Proxy for opts.Upstream and starts its TTL sweeper. With opts.Dir it
+// first reads the state back and settles the writes a crash interrupted, which reads
+// items from the upstream: the upstream must be up then.
 func New(opts Options) (*Proxy, error) {
 	opts.setDefaults()
 	u, err := url.Parse(opts.Upstream)
@@ -130,24 +161,92 @@ func New(opts Options) (*Proxy, error) {
 		creds:    aws.Credentials{AccessKeyID: opts.AccessKeyID, SecretAccessKey: opts.SecretAccessKey},
 		tables:   make(map[string]*tableState),
 		streams:  make(map[string]*streamLog),
+		mappings: make(map[string]bool),
 		seq:      uint64(time.Now().UnixMicro()) * 1000,
 		ctx:      ctx,
 		cancel:   cancel,
+	}
+	if opts.Dir != "" {
+		if err := p.open(); err != nil {
+			cancel()
+			p.closeFiles()
+			return nil, err
+		}
 	}
 	if opts.TTLInterval > 0 {
 		p.wg.Add(1)
 		go func() { defer p.wg.Done(); p.sweepLoop() }()
 	}
+	p.wg.Add(1)
+	go func() { defer p.wg.Done(); p.trimLoop() }()
 	return p, nil
 }
 
-// Close stops the TTL sweeper and every mapping, and waits for them.
+// open reads the state directory back, settles interrupted writes and compacts the logs.
+func (p *Proxy) open() error {
+	p.stateDir = filepath.Join(p.opts.Dir, stateDirName)
+	maxSeq, err := p.openState()
+	if err != nil {
+		return err
+	}
+	p.seq = max(p.seq, maxSeq) // sequence numbers keep growing across restarts
+	ctx, cancel := context.WithTimeout(p.ctx, recoveryTimeout)
+	defer cancel()
+	if err := p.recoverIntents(ctx); err != nil {
+		return err
+	}
+	return p.compactAll()
+}
+
+// trimInterval is how often every stream is trimmed to its retention, idle ones too.
+const trimInterval = time.Minute
+
+func (p *Proxy) trimLoop() {
+	t := time.NewTicker(trimInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.ctx.Done():
+			return
+		case <-t.C:
+			p.mu.Lock()
+			logs := make([]*streamLog, 0, len(p.streams))
+			for _, l := range p.streams {
+				logs = append(logs, l)
+			}
+			p.mu.Unlock()
+			for _, l := range logs {
+				if err := l.trim(); err != nil {
+					p.log.Warn("localddb: trim stream", "table", l.table, "err", err)
+				}
+			}
+		}
+	}
+}
+
+// Close stops the TTL sweeper and every mapping, waits for them, and closes the stream
+// logs' files.
 func (p *Proxy) Close() error {
 	p.closed.Do(func() {
 		p.cancel()
 		p.wg.Wait()
+		p.closeErr = p.closeFiles()
 	})
 	return p.closeErr
+}
+
+func (p *Proxy) closeFiles() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var errs []error
+	for _, l := range p.streams {
+		l.mu.Lock()
+		if l.file != nil {
+			errs = append(errs, l.file.close())
+		}
+		l.mu.Unlock()
+	}
+	return errors.Join(errs...)
 }
 
 // ServeHTTP answers one DynamoDB JSON-protocol request.

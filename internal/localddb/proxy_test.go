@@ -26,8 +26,23 @@ import (
 // client pointed at the proxy.
 func setup(t *testing.T, opts localddb.Options) (*localddb.Proxy, *dynamodb.Client) {
 	t.Helper()
-	d := dynalitetest.StartForTest(t)
-	opts.Upstream = d.Endpoint()
+	opts.Upstream = dynalitetest.StartForTest(t).Endpoint()
+	n := open(t, opts)
+	return n.p, n.db
+}
+
+// node is a proxy served over HTTP, with a real SDK client pointed at it.
+type node struct {
+	p      *localddb.Proxy
+	db     *dynamodb.Client
+	srv    *httptest.Server
+	closed bool
+}
+
+// open starts a proxy for opts (Upstream set) and closes it when the test ends, unless
+// the test closed it before.
+func open(t testing.TB, opts localddb.Options) *node {
+	t.Helper()
 	if opts.TTLInterval == 0 {
 		opts.TTLInterval = -1 // tests call Sweep themselves unless they ask for the sweeper
 	}
@@ -35,23 +50,32 @@ func setup(t *testing.T, opts localddb.Options) (*localddb.Proxy, *dynamodb.Clie
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(p)
-	t.Cleanup(func() {
-		srv.Close()
-		if err := p.Close(); err != nil {
-			t.Errorf("close proxy: %v", err)
-		}
-	})
-	return p, dynalite.NewClient(srv.URL)
+	n := &node{p: p, srv: httptest.NewServer(p)}
+	n.db = dynalite.NewClient(n.srv.URL)
+	t.Cleanup(func() { n.close(t) })
+	return n
 }
 
-func ctxT(t *testing.T) context.Context {
+// close stops serving and closes the proxy.
+func (n *node) close(t testing.TB) {
+	t.Helper()
+	if n.closed {
+		return
+	}
+	n.closed = true
+	n.srv.Close()
+	if err := n.p.Close(); err != nil {
+		t.Errorf("close proxy: %v", err)
+	}
+}
+
+func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
 }
 
-func createTable(t *testing.T, db *dynamodb.Client, name string, view types.StreamViewType) {
+func createTable(t testing.TB, db *dynamodb.Client, name string, view types.StreamViewType) {
 	t.Helper()
 	in := &dynamodb.CreateTableInput{
 		TableName:   aws.String(name),

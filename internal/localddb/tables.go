@@ -57,6 +57,9 @@ func (p *Proxy) createTable(ctx context.Context, r *http.Request, body []byte) (
 	}
 	p.tables[table] = ts // a new table: forget what an earlier one of that name had
 	p.mu.Unlock()
+	if err := p.saveTables(); err != nil {
+		return nil, err
+	}
 	return p.decorate(resp, "TableDescription", table)
 }
 
@@ -105,6 +108,9 @@ func (p *Proxy) updateTable(ctx context.Context, r *http.Request, body []byte) (
 		ts.streamView = ""
 	}
 	p.mu.Unlock()
+	if err := p.saveTables(); err != nil {
+		return nil, err
+	}
 	delete(req, "StreamSpecification")
 	if len(req) > 1 { // more than TableName: forward the rest
 		b, err := json.Marshal(req)
@@ -134,6 +140,9 @@ func (p *Proxy) deleteTable(ctx context.Context, r *http.Request, body []byte) (
 	p.mu.Lock()
 	delete(p.tables, req.TableName)
 	p.mu.Unlock()
+	if err := p.saveTables(); err != nil {
+		return nil, err
+	}
 	return resp, nil
 }
 
@@ -223,16 +232,21 @@ func (p *Proxy) updateTimeToLive(ctx context.Context, body []byte) (*upstreamRes
 	}
 	ts := p.state(req.TableName, true)
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	switch {
 	case spec.Enabled && ts.ttlAttr != "":
+		p.mu.Unlock()
 		return nil, &apiError{Status: 400, Type: "ValidationException", Message: "TimeToLive is already enabled"}
 	case !spec.Enabled && ts.ttlAttr == "":
+		p.mu.Unlock()
 		return nil, &apiError{Status: 400, Type: "ValidationException", Message: "TimeToLive is already disabled"}
 	case spec.Enabled:
 		ts.ttlAttr = spec.AttributeName
 	default:
 		ts.ttlAttr = ""
+	}
+	p.mu.Unlock()
+	if err := p.saveTables(); err != nil {
+		return nil, err
 	}
 	return jsonResponse(map[string]any{"TimeToLiveSpecification": spec})
 }

@@ -60,7 +60,7 @@ func (p *Proxy) sweepTable(ctx context.Context, table, attr string) (int, error)
 	if err != nil {
 		return 0, fmt.Errorf("ttl sweep %s: %w", table, err)
 	}
-	now := strconv.FormatInt(time.Now().Unix(), 10)
+	now := strconv.FormatInt(p.opts.Clock().Unix(), 10)
 	names := map[string]string{"#ttl": attr, "#h": ks.hash}
 	proj := "#h"
 	if ks.rng != "" {
@@ -89,7 +89,7 @@ func (p *Proxy) sweepTable(ctx context.Context, table, attr string) (int, error)
 			return deleted, fmt.Errorf("ttl sweep %s: %w", table, err)
 		}
 		for _, key := range out.Items {
-			ok, err := p.expire(ctx, table, ts, ks, attr, key, now)
+			ok, err := p.expire(ctx, table, ks, attr, key, now)
 			if err != nil {
 				return deleted, fmt.Errorf("ttl sweep %s: %w", table, err)
 			}
@@ -104,10 +104,23 @@ func (p *Proxy) sweepTable(ctx context.Context, table, attr string) (int, error)
 	}
 }
 
-// expire deletes one item if it is still expired, recording a service REMOVE.
-func (p *Proxy) expire(ctx context.Context, table string, ts *tableState, ks keySchema, attr string, key item, now string) (bool, error) {
-	ts.lock.Lock()
-	defer ts.lock.Unlock()
+// expire deletes one item if it is still expired, recording a service REMOVE. On a table
+// with a stream and a state directory it reads the item first, for the intent.
+func (p *Proxy) expire(ctx context.Context, table string, ks keySchema, attr string, key item, now string) (bool, error) {
+	l := p.stream(table)
+	l.write.Lock()
+	defer l.write.Unlock()
+	captured := p.captured(table) != nil
+	id := p.nextSeq()
+	if captured && l.durable() {
+		old, err := p.getItem(ctx, table, key)
+		if err != nil || old == nil {
+			return false, err
+		}
+		if err := l.begin(id, []item{key}, []item{old}, serviceIdentity); err != nil {
+			return false, err
+		}
+	}
 	var out struct{ Attributes item }
 	err := p.call(ctx, "DeleteItem", map[string]any{
 		"TableName":                 table,
@@ -127,6 +140,11 @@ func (p *Proxy) expire(ctx context.Context, table string, ts *tableState, ks key
 	if out.Attributes == nil {
 		return false, nil
 	}
-	p.record(table, ks, out.Attributes, nil, serviceIdentity)
+	if rec, ok := p.change(table, key, out.Attributes, nil, serviceIdentity); ok {
+		rec.intent = id
+		if err := l.commit([]newRecord{rec}); err != nil {
+			return true, err
+		}
+	}
 	return true, nil
 }
