@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/internal/faults"
 	"github.com/parleychat/parley/internal/local"
 	"github.com/parleychat/parley/internal/localgw"
 	"github.com/parleychat/parley/internal/schema"
@@ -24,7 +25,10 @@ func init() {
 
 func runLocal(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("parley local", flag.ContinueOnError)
-	addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address (WebSocket at /ws, web client at /)")
+	addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address (WebSocket at /ws, web client at /); loopback only unless --allow-remote")
+	allowRemote := fs.Bool("allow-remote", false, "allow an --addr that is not loopback (0.0.0.0, a LAN address): the token endpoint and the Management API, which authenticate nobody, are then reachable from the network")
+	allowedHosts := fs.String("allowed-hosts", "", "more names the server answers to, comma-separated HOST or HOST:PORT (e.g. host.docker.internal); other Host headers get 421")
+	allowedOrigins := fs.String("allowed-origins", "", "more origins whose pages may open a WebSocket, comma-separated SCHEME://HOST[:PORT], * for any (default: the web client's own)")
 	dataDir := fs.String("data-dir", "", "keep DynamoDB data (dynalite) in this directory; in memory when empty")
 	ddbEndpoint := fs.String("dynamodb-endpoint", "", "use this DynamoDB endpoint (e.g. LocalStack's) instead of starting dynalite")
 	idle := fs.Duration("idle-timeout", localgw.DefaultIdleTimeout, "close WebSocket connections idle this long")
@@ -34,8 +38,21 @@ func runLocal(ctx context.Context, args []string) error {
 	store := fs.String("message-store", config.StoreDynamoDB, "where messages live: dynamodb, or keyspaces (a Cassandra at --cassandra-hosts; fan-out from the Outbox stream)")
 	cassandraHosts := fs.String("cassandra-hosts", "", "Cassandra contact points for --message-store keyspaces, comma-separated HOST:PORT (default port 9042)")
 	keyspace := fs.String("keyspace", local.DefaultKeyspace, "Cassandra keyspace of the message tables (created with its tables unless it exists)")
+	faultSpec := fs.String("faults", "", "inject AWS's failures: chaos (every kind at a few percent), or KIND[@OP]=RATE[:DURATION],... (docs/reliability.md); counts at GET /local/faults")
+	instances := fs.Int("instances", 1, "independent instances of the functions (own id generator, rate limiter and clock), as Lambda runs many")
+	clockSkew := fs.Duration("clock-skew", 0, "with --instances: the largest clock offset of an instance (spread evenly from -skew to +skew)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	spec, err := faults.Parse(*faultSpec)
+	if err != nil {
+		return fmt.Errorf("bad --faults: %w", err)
+	}
+	if *instances < 1 || *instances > 64 {
+		return fmt.Errorf("bad --instances %d: want 1 to 64", *instances)
+	}
+	if *clockSkew < 0 || *clockSkew > time.Minute {
+		return fmt.Errorf("bad --clock-skew %v: want 0 to 1m", *clockSkew)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -59,6 +76,9 @@ func runLocal(ctx context.Context, args []string) error {
 	}
 	m := local.New(local.Config{
 		Addr:             *addr,
+		AllowRemote:      *allowRemote,
+		AllowedHosts:     splitList(*allowedHosts),
+		AllowedOrigins:   splitList(*allowedOrigins),
 		DataDir:          *dataDir,
 		DynamoDBEndpoint: *ddbEndpoint,
 		ExternalFanout:   *externalFanout,
@@ -71,18 +91,44 @@ func runLocal(ctx context.Context, args []string) error {
 		MessageStore:     *store,
 		CassandraHosts:   hosts,
 		Keyspace:         *keyspace,
+		Faults:           spec,
+		Instances:        *instances,
+		ClockSkew:        *clockSkew,
 	})
 	if err := m.Start(ctx); err != nil {
 		_ = m.Close()
 		return err
 	}
+	if m.Remote() {
+		fmt.Fprintf(os.Stderr, "WARNING: --allow-remote: parley local listens on %s, not only on this machine's loopback.\n"+
+			"  Anyone who can reach it on the network can get a token for any user (/local/token) and post to or\n"+
+			"  close any connection (the Management API): neither asks for credentials. Use it on a trusted network only.\n", m.Addr())
+	}
 	fmt.Printf("Parley is running.\n  WebSocket:  %s?token=TOKEN\n  Web client: http://%s/\n"+
 		"  Token:      curl 'http://%s/local/token?user=alice'  (or: PARLEY_JWT_SECRET=... parley token --user alice)\n"+
-		"  DynamoDB:   %s\n  Messages:   %s\nPress Ctrl-C to stop.\n", m.WebSocketURL(), m.Addr(), m.Addr(), m.DynamoDBEndpoint(),
+		"  DynamoDB:   %s\n  Messages:   %s\n", m.WebSocketURL(), m.Addr(), m.Addr(), m.DynamoDBEndpoint(),
 		describeStore(m, *cassandraHosts))
+	if len(spec) > 0 {
+		fmt.Printf("  Faults:     %s (counts: curl http://%s/local/faults)\n", spec, m.Addr())
+	}
+	if *instances > 1 {
+		fmt.Printf("  Instances:  %d, clocks within ±%v\n", *instances, *clockSkew)
+	}
+	fmt.Println("Press Ctrl-C to stop.")
 	<-ctx.Done()
 	fmt.Fprintln(os.Stderr, "stopping...")
 	return m.Close()
+}
+
+// splitList splits a comma-separated flag value, dropping blanks; nil when it is empty.
+func splitList(s string) []string {
+	var out []string
+	for _, e := range strings.Split(s, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // describeStore says where `parley local` keeps messages, for its banner.

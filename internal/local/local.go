@@ -29,6 +29,7 @@ import (
 	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/dynalite"
 	"github.com/parleychat/parley/internal/dynamo"
+	"github.com/parleychat/parley/internal/faults"
 	"github.com/parleychat/parley/internal/localddb"
 	"github.com/parleychat/parley/internal/localgw"
 	"github.com/parleychat/parley/internal/schema"
@@ -39,8 +40,29 @@ import (
 // documented default.
 type Config struct {
 	// Addr is the HTTP listen address. Default "127.0.0.1:8080"; "127.0.0.1:0" picks a
-	// free port (see Main.Addr).
+	// free port (see Main.Addr). It must be a loopback address (localhost, 127.0.0.0/8,
+	// [::1]) unless AllowRemote.
 	Addr string
+	// AllowRemote lets Addr be an address that is not a loopback one (0.0.0.0, a LAN
+	// address, a host name other than localhost). Without it Start refuses such an
+	// address, because the token endpoint and the Management API authenticate nobody. With
+	// it Start logs a warning, and the server also answers to Addr's host (to every
+	// interface's address when that host is a wildcard such as 0.0.0.0). Default false.
+	AllowRemote bool
+	// AllowedHosts adds names the server answers to, each "HOST" (on the listen port) or
+	// "HOST:PORT", such as "host.docker.internal" for LocalStack's Lambda containers.
+	// Every request whose Host header is not the listen address, 127.0.0.1, localhost or
+	// [::1] on the listen port, one of these, or (with AllowRemote) Addr's host, gets 421
+	// Misdirected Request: a page of another name that resolves to this machine (DNS
+	// rebinding) cannot get tokens or use the Management API. Default: none.
+	AllowedHosts []string
+	// AllowedOrigins adds origins ("SCHEME://HOST[:PORT]", or "*" for any) whose browser
+	// pages may open a WebSocket at /ws. By default only the web client's own origin may:
+	// http:// and each name the server answers to (http://127.0.0.1:PORT,
+	// http://localhost:PORT, ...). A handshake from another origin gets 403 before the
+	// authorizer runs; one without an Origin header (not a browser) is always allowed.
+	// API Gateway checks no Origin: this is a local-runtime protection only.
+	AllowedOrigins []string
 	// DataDir keeps dynalite's data on disk. Default "": in memory.
 	DataDir string
 	// DynamoDBEndpoint uses another DynamoDB (e.g. LocalStack's) instead of starting
@@ -84,6 +106,17 @@ type Config struct {
 	// Keyspace holds the message tables with MessageStore "keyspaces"; Start creates it and
 	// its tables unless they exist. Default "parley".
 	Keyspace string
+	// Faults injects the failures AWS produces (internal/faults; docs/reliability.md):
+	// Management API errors and timeouts, DynamoDB throttling, errors and latency,
+	// crashing invocations, dropped clients. Counted at GET /local/faults. Default none.
+	Faults faults.Spec
+	// Instances runs that many independent instances of the handlers, as many Lambda
+	// instances run at once on AWS, each with its own id generator and rate limiter and a
+	// clock off by up to ClockSkew (evenly from -ClockSkew to +ClockSkew); every invocation
+	// goes to one at random. Default 1.
+	Instances int
+	// ClockSkew is the largest clock offset of an instance (with Instances above 1).
+	ClockSkew time.Duration
 }
 
 // Main is a running local system. Create it with New, then Start (or Run), then Close.
@@ -103,6 +136,8 @@ type Main struct {
 	// cassandraHosts and cassandraPort are Config.CassandraHosts, parsed by Start.
 	cassandraHosts []string
 	cassandraPort  int
+	// faults injects Config.Faults (nil without).
+	faults *faults.Injector
 }
 
 // New returns a Main for cfg.
@@ -183,6 +218,12 @@ func (m *Main) Start(ctx context.Context) error {
 	if m.cfg.ExternalFanout && m.cfg.DynamoDBEndpoint == "" {
 		return errors.New("local: external fan-out needs a DynamoDB endpoint whose streams feed it (--dynamodb-endpoint)")
 	}
+	if err := checkAddr(m.cfg.Addr, m.cfg.AllowRemote); err != nil {
+		return fmt.Errorf("local: %w", err)
+	}
+	if err := checkAccessLists(m.cfg.AllowedHosts, m.cfg.AllowedOrigins); err != nil {
+		return fmt.Errorf("local: %w", err)
+	}
 	if err := m.createKeyspace(ctx); err != nil {
 		return fmt.Errorf("local: %w", err)
 	}
@@ -192,6 +233,20 @@ func (m *Main) Start(ctx context.Context) error {
 	}
 	m.addClose(func() error { _ = ln.Close(); return nil })
 	m.addr = ln.Addr().String()
+	if len(m.cfg.Faults) > 0 {
+		m.faults = faults.New(m.cfg.Faults) // enabled once everything runs
+		m.log.Warn("local: injecting faults", "faults", m.cfg.Faults.String())
+	}
+	ln = faults.Listener(m.faults, ln, "/ws")
+	hosts, err := allowedHosts(m.cfg.Addr, m.addr, m.cfg.AllowRemote, m.cfg.AllowedHosts)
+	if err != nil {
+		return fmt.Errorf("local: %w", err)
+	}
+	if m.Remote() {
+		m.log.Warn("local: listening on an address that is not a loopback one: anyone who reaches it can get a "+
+			"token for any user (/local/token) and post to or close any connection (the Management API)",
+			"addr", m.addr, "hosts", hosts)
+	}
 
 	upstream := m.cfg.DynamoDBEndpoint
 	if upstream == "" {
@@ -206,7 +261,15 @@ func (m *Main) Start(ctx context.Context) error {
 	if m.cfg.ExternalFanout {
 		ttlInterval = -1 // the upstream's own TTL deletes, and its stream reports them
 	}
-	proxy, err := localddb.New(localddb.Options{Upstream: upstream, TTLInterval: ttlInterval, Logger: m.log})
+	// With a data dir the proxy keeps its stream logs, mapping checkpoints and table
+	// settings in DataDir/localddb/, beside dynalite's LevelDB files, so that a restart
+	// (after a crash too) delivers the stream records that had not been delivered. New
+	// reads back, and settles the writes a crash interrupted, from the dynalite above.
+	var proxyDir string
+	if m.cfg.DynamoDBEndpoint == "" {
+		proxyDir = m.cfg.DataDir
+	}
+	proxy, err := localddb.New(localddb.Options{Upstream: upstream, TTLInterval: ttlInterval, Dir: proxyDir, Logger: m.log})
 	if err != nil {
 		return fmt.Errorf("local: %w", err)
 	}
@@ -215,7 +278,7 @@ func (m *Main) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("local: listen for the DynamoDB proxy: %w", err)
 	}
-	psrv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second}
+	psrv := &http.Server{Handler: faults.DynamoDB(m.faults, proxy), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = psrv.Serve(pln) }()
 	m.addClose(psrv.Close)
 	m.ddbURL = "http://" + pln.Addr().String()
@@ -236,10 +299,19 @@ func (m *Main) Start(ctx context.Context) error {
 		CassandraHosts:     m.cassandraHosts,
 		CassandraPort:      m.cassandraPort,
 		Keyspace:           m.cfg.Keyspace,
+		Instances:          m.cfg.Instances,
+		ClockSkew:          m.cfg.ClockSkew,
 	})
 	if err != nil {
 		return fmt.Errorf("local: %w", err)
 	}
+	if h.Route != nil {
+		h.Route = faults.Route(m.faults, h.Route)
+	}
+	if h.Stream != nil {
+		h.Stream = faults.Stream(m.faults, h.Stream)
+	}
+	h = withDeadlines(h)
 	if h.Close != nil {
 		m.addClose(func() error { h.Close(); return nil })
 	}
@@ -252,6 +324,7 @@ func (m *Main) Start(ctx context.Context) error {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /local/token", m.serveToken)
+	mux.Handle("GET /local/faults", m.faults)
 	mux.Handle("/", m.cfg.Web)
 	m.gw = localgw.New(localgw.Options{
 		Authorize:   h.Authorize,
@@ -261,8 +334,11 @@ func (m *Main) Start(ctx context.Context) error {
 		MaxLifetime: m.cfg.MaxLifetime,
 		Fallback:    mux,
 		Logger:      m.log,
+		// The local runtime's own doors: see access.go.
+		AllowedHosts:   hosts,
+		AllowedOrigins: allowedOrigins(hosts, m.cfg.AllowedOrigins),
 	})
-	m.srv = &http.Server{Handler: m.gw, ReadHeaderTimeout: 10 * time.Second}
+	m.srv = &http.Server{Handler: faults.Management(m.faults, m.gw), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := m.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.serveErr <- fmt.Errorf("local: serve: %w", err)
@@ -275,8 +351,12 @@ func (m *Main) Start(ctx context.Context) error {
 		serr := m.srv.Shutdown(ctx)
 		return errors.Join(gerr, serr)
 	})
+	m.faults.Enable()
 	return nil
 }
+
+// Faults counts the faults injected so far, by kind (all zero without Config.Faults).
+func (m *Main) Faults() map[faults.Kind]int64 { return m.faults.Counts() }
 
 func (m *Main) addClose(f func() error) {
 	m.mu.Lock()

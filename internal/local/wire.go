@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,6 +20,7 @@ import (
 	"github.com/parleychat/parley/internal/dynalite"
 	"github.com/parleychat/parley/internal/localgw"
 	"github.com/parleychat/parley/internal/schema"
+	"github.com/parleychat/parley/internal/topology"
 )
 
 // WireConfig is what a WireFunc gets.
@@ -41,6 +44,9 @@ type WireConfig struct {
 	CassandraHosts []string
 	CassandraPort  int
 	Keyspace       string
+	// Instances and ClockSkew are Config.Instances and Config.ClockSkew.
+	Instances int
+	ClockSkew time.Duration
 }
 
 // Env is the functions' environment for the local parts: the variables the CDK stack
@@ -84,6 +90,11 @@ type WireFunc func(ctx context.Context, wc WireConfig) (Handlers, error)
 // WireApp builds the handlers with internal/app from the environment the deployed
 // functions get (WireConfig.Env, read by internal/config as a function reads it), so the
 // local runtime runs the functions' code with the functions' configuration and defaults.
+//
+// With Instances above 1 it builds that many independent instances, as many Lambda
+// instances run at once on AWS: each has its own service (its own message id generator
+// and rate limiter) and a clock off by up to ClockSkew, spread evenly from -ClockSkew to
+// +ClockSkew; every invocation goes to one of them at random.
 func WireApp(ctx context.Context, wc WireConfig) (Handlers, error) {
 	env := wc.Env()
 	cfg, err := config.Load(func(k string) string { return env[k] }, config.NeedTables|config.NeedManagement|config.NeedAuth)
@@ -94,19 +105,78 @@ func WireApp(ctx context.Context, wc WireConfig) (Handlers, error) {
 		Region:      dynalite.Region,
 		Credentials: credentials.NewStaticCredentialsProvider(dynalite.AccessKeyID, dynalite.SecretAccessKey, ""),
 	}
-	a, err := app.New(ctx, cfg, app.Options{AWS: &awsCfg, Logger: wc.Logger, Service: wc.Service})
-	if err != nil {
-		return Handlers{}, fmt.Errorf("wire app: %w", err)
+	n := max(wc.Instances, 1)
+	var apps []*app.App
+	closeAll := func() {
+		for _, a := range apps {
+			a.Close()
+		}
+	}
+	for i := range n {
+		so := wc.Service
+		if skew := instanceSkew(i, n, wc.ClockSkew); skew != 0 {
+			clock := so.Now
+			if clock == nil {
+				clock = time.Now
+			}
+			so.Now = func() time.Time { return clock().Add(skew) }
+		}
+		a, err := app.New(ctx, cfg, app.Options{AWS: &awsCfg, Logger: wc.Logger, Service: so})
+		if err != nil {
+			closeAll()
+			return Handlers{}, fmt.Errorf("wire app: %w", err)
+		}
+		apps = append(apps, a)
 	}
 	v, err := app.Verifier(ctx, cfg, &awsCfg)
 	if err != nil {
-		a.Close()
+		closeAll()
 		return Handlers{}, fmt.Errorf("wire verifier: %w", err)
 	}
+	pick := func() *app.App { return apps[rand.IntN(len(apps))] }
 	return Handlers{
 		Authorize: awslambda.NewAuthorizer(v, wc.Logger).Handle,
-		Route:     a.Handler.Handle,
-		Stream:    a.Stream.Handle,
-		Close:     a.Close,
+		Route: func(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+			return pick().Handler.Handle(ctx, req)
+		},
+		Stream: func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+			return pick().Stream.Handle(ctx, ev)
+		},
+		Close: closeAll,
 	}, nil
+}
+
+// instanceSkew is the clock offset of instance i of n: evenly from -skew to +skew.
+func instanceSkew(i, n int, skew time.Duration) time.Duration {
+	if n < 2 || skew == 0 {
+		return 0
+	}
+	return -skew + time.Duration(i)*2*skew/time.Duration(n-1)
+}
+
+// withDeadlines gives every invocation the timeout the topology declares for its
+// function, as Lambda ends an invocation at its timeout: a handler's calls (DynamoDB, the
+// Management API) are cancelled then.
+func withDeadlines(h Handlers) Handlers {
+	routes := topology.Routes()
+	route, stream := h.Route, h.Stream
+	if route != nil {
+		h.Route = func(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+			if fn, ok := topology.Lookup(routes[req.RequestContext.RouteKey]); ok {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, fn.Timeout)
+				defer cancel()
+			}
+			return route(ctx, req)
+		}
+	}
+	if stream != nil {
+		fanout, _ := topology.Lookup("fanout")
+		h.Stream = func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+			ctx, cancel := context.WithTimeout(ctx, fanout.Timeout)
+			defer cancel()
+			return stream(ctx, ev)
+		}
+	}
+	return h
 }

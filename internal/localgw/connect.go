@@ -20,6 +20,9 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusUpgradeRequired, "", "This endpoint only accepts WebSocket connections")
 		return
 	}
+	if !g.checkOrigin(w, r) {
+		return
+	}
 	g.mu.Lock()
 	if g.shutdown {
 		g.mu.Unlock()
@@ -80,7 +83,8 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 
 	accept := &websocket.AcceptOptions{
-		// API Gateway checks no Origin; neither does its stand-in.
+		// API Gateway checks no Origin; checkOrigin above did what Options.AllowedOrigins
+		// asks for, before the authorizer and $connect ran.
 		InsecureSkipVerify: true,
 	}
 	if p := headerValue(resp.Headers, resp.MultiValueHeaders, "Sec-WebSocket-Protocol"); p != "" {

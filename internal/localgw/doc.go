@@ -20,6 +20,13 @@
 // types API Gateway would send: events.APIGatewayCustomAuthorizerRequestTypeRequest for the
 // authorizer and events.APIGatewayWebsocketProxyRequest for routes.
 //
+// Two protections API Gateway does not have guard a gateway on a developer's machine
+// (access.go): Options.AllowedHosts answers only requests whose Host header names the
+// server (others get 421, which defeats DNS rebinding), and Options.AllowedOrigins lets
+// only pages of the listed origins open a WebSocket (others get 403 before the
+// authorizer; a handshake without Origin, from a client that is not a browser, passes).
+// Both are off by default.
+//
 // Known differences from API Gateway:
 //
 //   - The authorizer's policy is not matched against the method ARN: any Deny statement

@@ -78,6 +78,21 @@ type Options struct {
 	// Fallback serves every request that is neither the WebSocket endpoint nor the
 	// Management API. Default http.NotFoundHandler().
 	Fallback http.Handler
+	// AllowedHosts, when not empty, are the Host header values the gateway answers to, each
+	// "HOST:PORT" ("HOST" alone means port 80), compared case-insensitively; a request
+	// under any other Host, on every path (WebSocket, Management API, Fallback), gets 421
+	// Misdirected Request with a JSON message. This defeats DNS rebinding: a page from
+	// evil.example whose name now resolves to 127.0.0.1 still sends "Host:
+	// evil.example:PORT". Default: every Host is answered, as API Gateway does under its
+	// own domain. New panics on a malformed entry (see CanonicalHost).
+	AllowedHosts []string
+	// AllowedOrigins, when not nil, are the origins ("SCHEME://HOST[:PORT]", or AnyOrigin
+	// "*" for any) whose browser pages may open a WebSocket: a handshake with another
+	// Origin header gets 403 before the authorizer runs. A handshake without Origin (a
+	// client that is not a browser) is always allowed. Default nil: no check, like API
+	// Gateway, which checks no Origin. New panics on a malformed entry (see
+	// CanonicalOrigin).
+	AllowedOrigins []string
 	// Logger receives the gateway's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -143,6 +158,7 @@ type Gateway struct {
 	routes map[string]bool
 	mux    *http.ServeMux
 	log    *slog.Logger
+	access access
 
 	mu       sync.Mutex
 	conns    map[string]*conn
@@ -151,10 +167,15 @@ type Gateway struct {
 	active sync.WaitGroup
 }
 
-// New returns a Gateway. It panics when opts.Route is nil, a programming error.
+// New returns a Gateway. It panics when opts.Route is nil or an entry of
+// opts.AllowedHosts or opts.AllowedOrigins is malformed, programming errors.
 func New(opts Options) *Gateway {
 	if opts.Route == nil {
 		panic("localgw: Options.Route is required")
+	}
+	acc, err := newAccess(opts.AllowedHosts, opts.AllowedOrigins)
+	if err != nil {
+		panic(err.Error())
 	}
 	opts.setDefaults()
 	g := &Gateway{
@@ -163,6 +184,7 @@ func New(opts Options) *Gateway {
 		mux:    http.NewServeMux(),
 		log:    opts.Logger.With("component", "localgw"),
 		conns:  make(map[string]*conn),
+		access: acc,
 	}
 	for _, k := range opts.RouteKeys {
 		if !strings.HasPrefix(k, "$") {
@@ -181,8 +203,13 @@ func New(opts Options) *Gateway {
 }
 
 // ServeHTTP serves the WebSocket endpoint, the Management API and, for every other path,
-// Options.Fallback.
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.ServeHTTP(w, r) }
+// Options.Fallback; requests under a Host outside Options.AllowedHosts get 421.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !g.checkHost(w, r) {
+		return
+	}
+	g.mux.ServeHTTP(w, r)
+}
 
 // Stage returns the stage name (Options.Stage).
 func (g *Gateway) Stage() string { return g.opts.Stage }

@@ -28,6 +28,15 @@ func managementClient(endpoint string) *apigatewaymanagementapi.Client {
 	})
 }
 
+// awaitRegistered returns once the gateway has routed a frame of c's, so the Management API
+// knows c: the dial returns on the 101 response, a moment before the gateway registers the
+// connection (until then a post gets 410, as on API Gateway before $connect returned).
+func awaitRegistered(t *testing.T, f *functions, c *websocket.Conn) {
+	t.Helper()
+	write(t, c, websocket.MessageText, `{"action":"registered"}`)
+	f.expect(t, "$default")
+}
+
 func TestManagementAPI(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ name, suffix string }{{"no stage", ""}, {"stage prefix", "/local"}} {
@@ -41,6 +50,7 @@ func TestManagementAPI(t *testing.T) {
 
 			c, connect := dial(t, f, srv)
 			id := connect.RequestContext.ConnectionID
+			awaitRegistered(t, f, c)
 
 			// POST: one text frame to the connection.
 			if _, err := api.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{
