@@ -111,6 +111,10 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayWebsocketProx
 	if rc.RouteKey == RouteDefault {
 		return h.reply(ctx, log, r, nil, chat.Errorf(chat.CodeUnknownAction, "no action %q", r.Action))
 	}
+	// The route key is the action. API Gateway selects it on the exact key "action", while
+	// encoding/json matches keys case-insensitively, so {"action":"heartbeat","Action":"send"}
+	// decodes to "send": dispatching on that would run another function's action here.
+	r.Action = rc.RouteKey
 	if user == "" {
 		return h.reply(ctx, log, r, nil, chat.Errorf(chat.CodeUnauthorized, "no authenticated user on this route"))
 	}

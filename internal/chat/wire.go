@@ -50,19 +50,42 @@ func DecodeRequest(frame []byte) (Request, error) {
 		if typeErr.Field == "requestId" {
 			req.RequestID = ""
 		}
-		return req, Errorf(CodeBadRequest, "%s has the wrong type: want %s", typeErr.Field, typeErr.Type)
+		return req, Errorf(CodeBadRequest, "%s has the wrong type: want %s", typeErr.Field, jsonType(typeErr.Field))
 	}
 	if n := utf8.RuneCountInString(req.RequestID); req.RequestID != "" && n > MaxIDLength {
 		req.RequestID = ""
 		return req, Errorf(CodeBadRequest, "requestId must be 1 to %d characters", MaxIDLength)
 	}
-	if req.RequestID == "" && bytes.Contains(frame, []byte(`"requestId"`)) {
+	if req.RequestID == "" && bytes.Contains(frame, []byte(`"requestId"`)) && hasRequestID(frame) {
 		return req, Errorf(CodeBadRequest, "requestId must be 1 to %d characters", MaxIDLength)
 	}
 	if req.Action == "" {
 		return req, Errorf(CodeBadRequest, "action is missing: every frame names its action")
 	}
 	return req, nil
+}
+
+// hasRequestID reports whether the frame's object has a requestId member (empty or null,
+// since it decoded to ""). The text "requestId" alone does not tell: it may be a string
+// value ("body":"requestId") or a member of a nested object, which are no requestId.
+func hasRequestID(frame []byte) bool {
+	var probe struct {
+		RequestID json.RawMessage `json:"requestId"`
+	}
+	return json.Unmarshal(frame, &probe) == nil && probe.RequestID != nil
+}
+
+// jsonType names, in JSON's terms, the type of the Request field with that JSON name, for
+// error messages: a Go type such as []string (or string, for a bad element of one) means
+// little to a client.
+func jsonType(field string) string {
+	switch field {
+	case "limit":
+		return "an integer"
+	case "members", "userIds":
+		return "an array of strings"
+	}
+	return "a string"
 }
 
 // Server frame types.
