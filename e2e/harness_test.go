@@ -560,3 +560,17 @@ func (d *trackingDialer) drop() error {
 	}
 	return errors.Join(errs...)
 }
+
+// splitReplays splits what a sync sent into the messages after the cursors given (the
+// caller's delivered cursor per conversation) and the replays of the settling window
+// before them (docs/protocol.md, sync), which a client already has and drops by id.
+func splitReplays(msgs []client.Message, cursors map[string]string) (fresh, replayed []client.Message) {
+	for _, m := range msgs {
+		if m.MessageID <= cursors[m.ConversationID] {
+			replayed = append(replayed, m)
+		} else {
+			fresh = append(fresh, m)
+		}
+	}
+	return fresh, replayed
+}

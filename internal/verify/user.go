@@ -13,7 +13,7 @@ import (
 )
 
 // maxAttempts bounds the attempts of one send (the same clientMsgId each time).
-const maxAttempts = 8
+const maxAttempts = 12
 
 // user is one simulated user: at most one connection at a time, a sender loop, a reader
 // per connection and live delivered receipts.
@@ -266,11 +266,13 @@ func (u *user) history(ctx context.Context, conv string) ([]client.Message, erro
 	before := ""
 	for {
 		p, err := retry(ctx, u.r, func(ctx context.Context) (*client.HistoryPage, error) {
-			c := u.conn()
-			if c == nil {
-				return nil, client.ErrClosed
+			if !u.online() {
+				// A connection can end now too (a dropped client, a heartbeat unanswered).
+				if err := u.connect(ctx, false); err != nil {
+					return nil, err
+				}
 			}
-			return c.History(ctx, conv, before, 100)
+			return u.conn().History(ctx, conv, before, 100)
 		})
 		if err != nil {
 			return nil, err

@@ -103,9 +103,8 @@ try {
   await alice.page.locator("#new-submit").click();
   await alice.page.locator("#conv-title", { hasText: bobName }).waitFor();
 
-  step("alice sees bob online (presence dot)");
-  await alice.page.locator("#conv-avatar .presence.online").waitFor();
-  await alice.page.locator("#conv-subtitle", { hasText: "online" }).waitFor();
+  step("alice cannot see bob's presence before they share a conversation");
+  await alice.page.locator("#conv-avatar .presence.offline").waitFor();
 
   step("alice sends the first message; it is acknowledged");
   await typeSlowly(alice, "Hi Bob! Are we still on for lunch?");
@@ -113,6 +112,10 @@ try {
   const first = alice.page.locator(".msg.own", { hasText: "Are we still on for lunch?" });
   await first.waitFor();
   await alice.page.locator('.msg.own[data-status]:not([data-status=""])', { hasText: "still on for lunch" }).waitFor();
+
+  step("alice sees bob online once they share the conversation (presence dot)");
+  await alice.page.locator("#conv-avatar .presence.online").waitFor();
+  await alice.page.locator("#conv-subtitle", { hasText: "online" }).waitFor();
 
   step("bob gets the conversation with one unread message");
   const bobsItem = convItem(bob, aliceName);
