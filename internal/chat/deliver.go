@@ -93,32 +93,38 @@ func (s *Service) pushToUsers(ctx context.Context, users []string, exclude strin
 }
 
 func (s *Service) pushOne(ctx context.Context, t target, frame []byte, attempts int, st *pushStats) {
-	backoff := s.opts.PushBackoff
-	for attempt := 1; ; attempt++ {
-		err := s.pusher.Push(ctx, t.connectionID, frame)
-		switch {
-		case err == nil:
-			st.delivered.Add(1)
-			return
-		case errors.Is(err, ErrGone):
-			st.gone.Add(1)
-			if age := s.now() - t.connectedAt; age < GoneGrace.Milliseconds() {
-				s.log.DebugContext(ctx, "410 for a connection still opening: kept", "userId", t.userID, "connectionId", t.connectionID, "ageMillis", age)
-				return
-			}
-			if err := s.connections.DeleteConnection(ctx, t.userID, t.connectionID); err != nil {
-				s.log.WarnContext(ctx, "delete gone connection", "userId", t.userID, "connectionId", t.connectionID, "err", err)
-			}
-			return
-		case errors.Is(err, ErrRejected):
-			st.rejected.Add(1)
-			s.log.WarnContext(ctx, "push rejected", "userId", t.userID, "connectionId", t.connectionID, "err", err)
+	tries, err := s.post(ctx, t.connectionID, frame, attempts)
+	switch {
+	case err == nil:
+		st.delivered.Add(1)
+	case errors.Is(err, ErrGone):
+		st.gone.Add(1)
+		if age := s.now() - t.connectedAt; age < GoneGrace.Milliseconds() {
+			s.log.DebugContext(ctx, "410 for a connection still opening: kept", "userId", t.userID, "connectionId", t.connectionID, "ageMillis", age)
 			return
 		}
-		if attempt >= attempts || ctx.Err() != nil {
-			st.failed.Add(1)
-			s.log.WarnContext(ctx, "push failed", "userId", t.userID, "connectionId", t.connectionID, "attempts", attempt, "err", err)
-			return
+		if err := s.connections.DeleteConnection(ctx, t.userID, t.connectionID); err != nil {
+			s.log.WarnContext(ctx, "delete gone connection", "userId", t.userID, "connectionId", t.connectionID, "err", err)
+		}
+	case errors.Is(err, ErrRejected):
+		st.rejected.Add(1)
+		s.log.WarnContext(ctx, "push rejected", "userId", t.userID, "connectionId", t.connectionID, "err", err)
+	default:
+		st.failed.Add(1)
+		s.log.WarnContext(ctx, "push failed", "userId", t.userID, "connectionId", t.connectionID, "attempts", tries, "err", err)
+	}
+}
+
+// post pushes frame to one connection, retrying a transient failure (throttling, 5xx, a
+// timeout) with jittered exponential backoff, up to attempts tries in all. It returns the
+// tries made and nil, or an error wrapping ErrGone or ErrRejected at once, or the last
+// transient error.
+func (s *Service) post(ctx context.Context, connectionID string, frame []byte, attempts int) (int, error) {
+	backoff := s.opts.PushBackoff
+	for attempt := 1; ; attempt++ {
+		err := s.pusher.Push(ctx, connectionID, frame)
+		if err == nil || errors.Is(err, ErrGone) || errors.Is(err, ErrRejected) || attempt >= attempts || ctx.Err() != nil {
+			return attempt, err
 		}
 		select {
 		case <-s.opts.After(jitter(backoff)):

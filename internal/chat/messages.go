@@ -22,9 +22,15 @@ type SendInput struct {
 }
 
 // Send stores a message and acknowledges it. It is idempotent on (sender, conversation,
-// clientMsgId): a resend gets the same messageId and stores nothing new. The ack is
-// returned only once the message is durably stored; delivery to members happens through
-// the store's stream (Deliver).
+// clientMsgId): a resend stores nothing new, and every ack of one clientMsgId carries the
+// same messageId and createdAt. (A resend that finds no message stored under a
+// reservation older than ReserveStale gets a fresh messageId: see resent. No ack can have
+// carried the old one.) The ack is returned only once the message is durably stored;
+// delivery to members happens through the store's stream (Deliver).
+//
+// A first send (its Reserve stores the reservation) calls Reserve, PutMessage and
+// SetLastMessage, nothing more; only a resend reads the message (GetMessage) and, when it
+// must, renews the reservation.
 func (s *Service) Send(ctx context.Context, c Caller, in SendInput) (AckFrame, error) {
 	if err := validID("clientMsgId", in.ClientMsgID); err != nil {
 		return AckFrame{}, err
@@ -47,15 +53,22 @@ func (s *Service) Send(ctx context.Context, c Caller, in SendInput) (AckFrame, e
 	}
 
 	now := s.opts.Now()
-	r, err := s.messages.Reserve(ctx, Reservation{
+	mine := Reservation{
 		ConversationID: convID,
 		SenderID:       c.UserID,
 		ClientMsgID:    in.ClientMsgID,
 		MessageID:      s.ids.New(now),
 		CreatedAt:      now.UnixMilli(),
-	})
+	}
+	r, err := s.messages.Reserve(ctx, mine)
 	if err != nil {
 		return AckFrame{}, fmt.Errorf("reserve %s/%s: %w", convID, in.ClientMsgID, err)
+	}
+	var stored *Message
+	if r.MessageID != mine.MessageID { // a resend: an earlier attempt reserved the id
+		if r, stored, err = s.resent(ctx, r); err != nil {
+			return AckFrame{}, err
+		}
 	}
 	m := Message{
 		ConversationID: convID,
@@ -65,7 +78,16 @@ func (s *Service) Send(ctx context.Context, c Caller, in SendInput) (AckFrame, e
 		CreatedAt:      r.CreatedAt,
 		ClientMsgID:    in.ClientMsgID,
 	}
-	if err := s.messages.PutMessage(ctx, m); err != nil {
+	if stored != nil {
+		// Stored already: write it again as it is (not with this resend's body). That
+		// stores nothing new, fans nothing out again (the mappings take INSERTs only), and
+		// with Keyspaces writes the outbox item again, in case its write is what failed.
+		m = *stored
+		err = s.messages.PutMessage(ctx, m)
+	} else {
+		err = s.storeReserved(ctx, m)
+	}
+	if err != nil {
 		return AckFrame{}, fmt.Errorf("put message %s/%s: %w", convID, m.MessageID, err)
 	}
 	if err := s.conversations.SetLastMessage(ctx, m); err != nil {
@@ -79,6 +101,94 @@ func (s *Service) Send(ctx context.Context, c Caller, in SendInput) (AckFrame, e
 		MessageID:      m.MessageID,
 		CreatedAt:      m.CreatedAt,
 	}, nil
+}
+
+// storeReserved stores m, a message not known to be stored, under the deadline of its id:
+// the id's time plus ReserveStale, by this instance's clock. Past it, a resend may renew
+// the reservation and store the message under another id; a put of this id landing then
+// would leave two copies. The attempt that made the id started before making it, so on
+// Lambda its function's timeout, which ReserveStale is at least, ends it before the
+// deadline: only resends that reuse an id are ever cut short (their client sends again,
+// and gets a fresh id).
+func (s *Service) storeReserved(ctx context.Context, m Message) error {
+	left := time.UnixMilli(m.CreatedAt).Add(s.opts.ReserveStale).Sub(s.opts.Now())
+	if left <= 0 {
+		return fmt.Errorf("the reservation is %v old, past %v: send again", s.opts.ReserveStale-left, s.opts.ReserveStale)
+	}
+	ctx, cancel := context.WithTimeout(ctx, left)
+	defer cancel()
+	return s.messages.PutMessage(ctx, m)
+}
+
+// renewRounds bounds how often one resend renews a reservation only to find that a
+// concurrent resend renewed it first.
+const renewRounds = 3
+
+// resent settles a resend, for which Reserve returned r, the reservation an earlier
+// attempt made. It returns the message when it is stored already; otherwise the
+// reservation to store it under (storeReserved): r itself while r is younger than
+// ReserveStale, r renewed with a fresh id from this instance's clock once it is older.
+//
+// Why renew: an id is made from its instance's clock before the message is stored, and
+// sync replays only SettleWindow before a member's delivered cursor. Stored under an id
+// made minutes or hours before (a phone that sends again long after an attempt failed
+// between Reserve and PutMessage), the message would sort behind the cursors of members
+// who got the messages stored meanwhile, and sync would never bring it to them. The fresh
+// id sorts it among the messages stored when it is.
+//
+// Why that stores no second copy under the old id: every put of a message not yet stored
+// runs under the deadline of its id, the id's time plus ReserveStale (storeReserved), and
+// the attempt that made the id is ended by its function's timeout anyway, at most
+// ReserveStale after it started, which was before it made the id. So no put of the old id
+// starts once it is ReserveStale old. A resend renews only when it looked for the message,
+// and found none, at an age of at least ReserveStale plus clockMargin (1 s) by its own
+// clock; one that comes within that second waits out the rest and looks again. The margin
+// covers the clocks of the putting and the renewing instance disagreeing and a put in
+// flight when its deadline passed. RenewReservation is conditional on the old id, so of
+// concurrent resends exactly one renews and the others store under the id it made. A
+// resend of a younger reservation reuses its id, which an earlier attempt may still be
+// storing: both store the same message. A resend that finds the message stored never
+// waits.
+func (s *Service) resent(ctx context.Context, r Reservation) (Reservation, *Message, error) {
+	for renewals := 0; ; {
+		// The age before the read: the read happens at this age or later.
+		age := s.opts.Now().Sub(time.UnixMilli(r.CreatedAt))
+		m, err := s.messages.GetMessage(ctx, r.ConversationID, r.MessageID)
+		if err == nil {
+			return r, &m, nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return Reservation{}, nil, fmt.Errorf("read reserved message %s/%s: %w", r.ConversationID, r.MessageID, err)
+		}
+		switch {
+		case age < s.opts.ReserveStale:
+			return r, nil, nil
+		case age < s.opts.ReserveStale+clockMargin:
+			select {
+			case <-s.opts.After(s.opts.ReserveStale + clockMargin - age):
+				continue // and look again
+			case <-ctx.Done():
+				return Reservation{}, nil, fmt.Errorf("wait to renew reservation %s of %s: %w", r.MessageID, r.ConversationID, ctx.Err())
+			}
+		case renewals == renewRounds:
+			return Reservation{}, nil, fmt.Errorf("renew reservation %s of %s: renewed by others %d times meanwhile", r.MessageID, r.ConversationID, renewRounds)
+		}
+		renewals++
+		now := s.opts.Now()
+		fresh := r
+		fresh.MessageID, fresh.CreatedAt = s.ids.New(now), now.UnixMilli()
+		won, err := s.messages.RenewReservation(ctx, fresh, r.MessageID)
+		if err != nil {
+			return Reservation{}, nil, fmt.Errorf("renew reservation %s of %s: %w", r.MessageID, r.ConversationID, err)
+		}
+		if won.MessageID == fresh.MessageID {
+			s.log.InfoContext(ctx, "send: renewed a stale reservation whose message was never stored",
+				"conversationId", r.ConversationID, "userId", r.SenderID, "messageId", won.MessageID,
+				"oldMessageId", r.MessageID, "age", age)
+			return won, nil, nil
+		}
+		r = won // a concurrent resend renewed it first: settle the reservation it made
+	}
 }
 
 // sendTarget resolves the conversation of a send and checks that the caller may post in
@@ -257,7 +367,8 @@ func (s *Service) Sync(ctx context.Context, c Caller) (SyncedFrame, error) {
 		if err != nil {
 			return SyncedFrame{}, err
 		}
-		if err := s.pusher.Push(ctx, c.ConnectionID, frame); err != nil {
+		// Retried as fan-out's posts are: one throttled post must not fail the whole sync.
+		if _, err := s.post(ctx, c.ConnectionID, frame, s.opts.PushAttempts); err != nil {
 			return SyncedFrame{}, fmt.Errorf("sync: push message %d of %d to %s: %w", i+1, len(msgs), c.ConnectionID, err)
 		}
 	}

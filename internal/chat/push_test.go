@@ -3,7 +3,9 @@ package chat_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -134,5 +136,32 @@ func TestBroadcastNoRetry(t *testing.T) {
 	}
 	if len(backoff.waits) != 0 {
 		t.Fatalf("typing waited %v before retrying", backoff.waits)
+	}
+}
+
+// TestSyncRetriesPushes checks that sync's pushes to the caller are retried like fan-out's:
+// a throttled post (every first attempt here) must not fail the sync; a connection that
+// stays unreachable does, naming the push.
+func TestSyncRetriesPushes(t *testing.T) {
+	f := newFixture(t, setup{opts: chat.Options{PushBackoff: time.Millisecond}})
+	me := f.connect("me")
+	conv := f.dm(me.UserID, "peer")
+	f.put(conv, "peer", 5)
+	f.push.Reset() // attempts count from here
+	var n atomic.Int64
+	f.push.Fail = func(_ string, attempt int) error {
+		if attempt%2 == 1 {
+			n.Add(1)
+			return errors.New("429 too many requests")
+		}
+		return nil
+	}
+	synced, err := f.svc.Sync(f.ctx, me)
+	if err != nil || synced.Count != 5 || n.Load() != 5 {
+		t.Fatalf("sync with every first post throttled = %+v, %v (%d throttled); want all 5 sent", synced, err, n.Load())
+	}
+	f.push.Fail = func(string, int) error { return errors.New("503") }
+	if _, err := f.svc.Sync(f.ctx, me); err == nil || !strings.Contains(err.Error(), "push message 1 of") {
+		t.Fatalf("sync to an unreachable connection = %v, want the failed push", err)
 	}
 }

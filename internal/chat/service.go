@@ -35,10 +35,25 @@ const (
 	DefaultRateBurst       = 200
 )
 
-// DefaultSettleWindow is Options.SettleWindow's default: a send stores its message
-// within its function's timeout (10 s) of making the id, and Lambda instances' clocks
-// (Amazon Time Sync) agree to well under a second.
-const DefaultSettleWindow = 11 * time.Second
+// DefaultReserveStale is Options.ReserveStale's default: the timeout of the send function
+// (internal/topology, 10 s). Lambda (and parley local) ends the attempt that made a
+// reservation's id within that time of making it, so the deadline Send puts on storing
+// under the id never cuts that attempt short; it stops only resends that reuse the id.
+const DefaultReserveStale = 10 * time.Second
+
+// clockMargin is what the bounds of send and sync allow for the clocks of two instances
+// to disagree (Amazon Time Sync keeps Lambda's to well under a millisecond) and for a
+// write that was in flight when its deadline passed to be applied (milliseconds).
+const clockMargin = time.Second
+
+// DefaultSettleWindow is Options.SettleWindow's default: DefaultReserveStale plus
+// clockMargin (11 s). Send stores a message under its id only while the id is younger
+// than ReserveStale by the storing instance's clock (a resend that comes later gets a
+// fresh id: see Service.Send), so a message is stored at most ReserveStale after its id's
+// time. A later id that a member's cursor passed before that storage was made before it,
+// so its time is at most ReserveStale after the message's id's time, give or take the
+// margin: the clocks of the instances involved and a put in flight at its deadline.
+const DefaultSettleWindow = DefaultReserveStale + clockMargin
 
 // Options tunes a Service. Every zero value means the default given.
 type Options struct {
@@ -57,9 +72,17 @@ type Options struct {
 	// PushBackoff is the base of the jittered exponential backoff between attempts.
 	// Default 25ms.
 	PushBackoff time.Duration
+	// ReserveStale is how long after its making a reservation's id may still be used to
+	// store its message: Send stores under a reserved id only until it is ReserveStale old
+	// (a deadline on the put), and gives a resend that finds an older reservation whose
+	// message was never stored a fresh id (RenewReservation). Keep it at least the send
+	// function's timeout (internal/topology), so that the deadline never cuts short the
+	// attempt that made the id. Default DefaultReserveStale (10 s).
+	ReserveStale time.Duration
 	// SettleWindow is how far before a member's delivered cursor sync replays: at least
-	// the longest time from a message id's making to the message's storage, plus the
-	// clock skew between instances. Default DefaultSettleWindow; negative disables it.
+	// the longest time from a message id's making to the message's storage (ReserveStale),
+	// plus the clock skew between instances. Default ReserveStale plus a second
+	// (DefaultSettleWindow with the default ReserveStale); negative disables it.
 	SettleWindow time.Duration
 	// After waits out the backoff between push attempts: it returns a channel that
 	// receives once d has passed, as time.After does. Tests pass one that fires at once
@@ -95,8 +118,11 @@ func (o *Options) setDefaults() {
 	if o.PushBackoff <= 0 {
 		o.PushBackoff = 25 * time.Millisecond
 	}
+	if o.ReserveStale <= 0 {
+		o.ReserveStale = DefaultReserveStale
+	}
 	if o.SettleWindow == 0 {
-		o.SettleWindow = DefaultSettleWindow
+		o.SettleWindow = o.ReserveStale + clockMargin
 	}
 	if o.After == nil {
 		o.After = time.After

@@ -14,6 +14,17 @@ type MessageStore interface {
 	// and every caller gets that one.
 	Reserve(ctx context.Context, r Reservation) (Reservation, error)
 
+	// RenewReservation replaces the MessageID and CreatedAt of the reservation for
+	// (r.ConversationID, r.SenderID, r.ClientMsgID) with r's, provided it still holds
+	// oldMessageID (a conditional write), and returns the reservation in force: r when it
+	// was renewed, the current one otherwise. It never creates a reservation: it returns
+	// ErrNotFound (wrapped) when none exists. Under concurrent renewals of the same
+	// oldMessageID exactly one wins and every caller gets that one (unless it was renewed
+	// again in between: then the newest). Renewing with an r that is in force already (a
+	// retry of a renewal that applied) returns r. Send renews a reservation whose message
+	// was never stored once no attempt can still store it (Options.ReserveStale).
+	RenewReservation(ctx context.Context, r Reservation, oldMessageID string) (Reservation, error)
+
 	// PutMessage stores m under (ConversationID, MessageID). Idempotent: storing the same
 	// message again leaves exactly one.
 	PutMessage(ctx context.Context, m Message) error

@@ -77,6 +77,49 @@ func (s *MessageStore) Reserve(ctx context.Context, r chat.Reservation) (chat.Re
 	return r, nil
 }
 
+// attrCreatedAt is the creation time of a reservation (and of a message) in ms.
+const attrCreatedAt = "createdAt"
+
+// RenewReservation implements chat.MessageStore: an update of the reservation item on
+// the condition `messageId = :old` (false, so nothing is written, when the item does not
+// exist), and when the condition fails a consistent read of the reservation in force. A
+// retried update whose first try applied (the SDK retries a lost response) fails the
+// condition and then reads r itself.
+func (s *MessageStore) RenewReservation(ctx context.Context, r chat.Reservation, oldMessageID string) (chat.Reservation, error) {
+	if err := required("renew reservation", "conversation id", r.ConversationID, "sender id", r.SenderID,
+		"client message id", r.ClientMsgID, "message id", r.MessageID, "old message id", oldMessageID); err != nil {
+		return chat.Reservation{}, err
+	}
+	pk, sk := convPK(r.ConversationID), clientMsgSK(r.SenderID, r.ClientMsgID)
+	cond := expression.Name(schema.AttrMessageID).Equal(expression.Value(oldMessageID))
+	upd := expression.Set(expression.Name(schema.AttrMessageID), expression.Value(r.MessageID)).
+		Set(expression.Name(attrCreatedAt), expression.Value(r.CreatedAt))
+	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
+	if err != nil {
+		return chat.Reservation{}, fmt.Errorf("renew %s in %s: build expression: %w", sk, r.ConversationID, err)
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.conversations),
+		Key:                       key(pk, sk),
+		ConditionExpression:       expr.Condition(),
+		UpdateExpression:          expr.Update(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	})
+	if err == nil {
+		return r, nil
+	}
+	if !isConditionFailed(err) {
+		return chat.Reservation{}, fmt.Errorf("renew %s in %s from %s: %w", sk, r.ConversationID, oldMessageID, err)
+	}
+	cur, err := getItem[reservationItem](ctx, s.db, s.conversations, key(pk, sk))
+	if err != nil {
+		return chat.Reservation{}, fmt.Errorf("renew %s in %s: read the reservation in force: %w", sk, r.ConversationID, err)
+	}
+	r.MessageID, r.CreatedAt = cur.MessageID, cur.CreatedAt
+	return r, nil
+}
+
 // PutMessage implements chat.MessageStore with a plain put: the key is fixed, so storing
 // the same message again overwrites it with itself.
 func (s *MessageStore) PutMessage(ctx context.Context, m chat.Message) error {

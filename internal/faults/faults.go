@@ -90,9 +90,9 @@ type Spec []Rule
 // Rates are per request, post, invocation or client frame; the stream function is invoked
 // least often (once per batch), so its kinds get the higher rates, and a post timeout,
 // which stalls its batch for seconds, the lowest.
-const Chaos = "post.throttle=2%,post.error=2%,post.timeout=0.3%,ddb.throttle=1%,ddb.capacity=1%," +
+const Chaos = "post.throttle=2%,post.error=2%,post.timeout=0.1%,ddb.throttle=1%,ddb.capacity=1%," +
 	"ddb.error=1%,ddb.ambiguous=0.5%,ddb.latency=5%:20ms,fn.crash-before=1%,fn.crash-after=1%," +
-	"fn.fanout-crash=5%,fn.fanout-timeout=3%,gw.drop=0.5%"
+	"fn.fanout-crash=5%,fn.fanout-timeout=5%,gw.drop=0.5%"
 
 // Parse reads a fault specification: comma-separated entries, each a preset name
 // ("chaos", or "none") or KIND[@OPERATION]=RATE[:DURATION], where RATE is a percentage

@@ -18,7 +18,8 @@ type Store struct {
 	owned   bool // Close closes the session
 
 	// Statements, with the keyspace written in.
-	qReserve, qPut, qGet                     string
+	qReserve, qRenew, qReservation           string
+	qPut, qGet                               string
 	qBeforeFirst, qBefore, qAfterFirst       string
 	qAfter, qCountAll, qCountAfter           string
 	qCursorInsert, qCursorUpdate, qCursorGet string
@@ -62,9 +63,11 @@ func New(session *gocql.Session, cfg Config) (*Store, error) {
 		session: session,
 		cfg:     cfg,
 
-		qReserve: "INSERT INTO " + k + ".reservations (conversation_id, sender_id, client_msg_id, message_id, created_at) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS",
-		qPut:     "INSERT INTO " + k + ".messages (" + cols + ") VALUES (?, ?, ?, ?, ?, ?)",
-		qGet:     "SELECT " + cols + " FROM " + k + ".messages WHERE conversation_id = ? AND message_id = ?",
+		qReserve:     "INSERT INTO " + k + ".reservations (conversation_id, sender_id, client_msg_id, message_id, created_at) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS",
+		qRenew:       "UPDATE " + k + ".reservations SET message_id = ?, created_at = ? WHERE conversation_id = ? AND sender_id = ? AND client_msg_id = ? IF message_id = ?",
+		qReservation: "SELECT message_id, created_at FROM " + k + ".reservations WHERE conversation_id = ? AND sender_id = ? AND client_msg_id = ?",
+		qPut:         "INSERT INTO " + k + ".messages (" + cols + ") VALUES (?, ?, ?, ?, ?, ?)",
+		qGet:         "SELECT " + cols + " FROM " + k + ".messages WHERE conversation_id = ? AND message_id = ?",
 
 		qBeforeFirst: "SELECT " + cols + " FROM " + k + ".messages WHERE conversation_id = ? LIMIT ?",
 		qBefore:      "SELECT " + cols + " FROM " + k + ".messages WHERE conversation_id = ? AND message_id < ? LIMIT ?",
@@ -165,6 +168,46 @@ func (s *Store) Reserve(ctx context.Context, r chat.Reservation) (chat.Reservati
 	created, _ := existing["created_at"].(int64)
 	if id == "" {
 		return chat.Reservation{}, fmt.Errorf("%s: not applied, and the existing reservation has no message id", what)
+	}
+	won := r
+	won.MessageID, won.CreatedAt = id, created
+	return won, nil
+}
+
+// RenewReservation renews the reservation with UPDATE ... IF message_id = ? (which applies
+// nothing when the row does not exist) and returns the reservation in force.
+func (s *Store) RenewReservation(ctx context.Context, r chat.Reservation, oldMessageID string) (chat.Reservation, error) {
+	what := fmt.Sprintf("renew reservation %s/%s/%s from %s", r.ConversationID, r.SenderID, r.ClientMsgID, oldMessageID)
+	if err := checkKey(what, r.ConversationID, r.SenderID, r.ClientMsgID, r.MessageID, oldMessageID); err != nil {
+		return chat.Reservation{}, err
+	}
+	var applied bool
+	current := map[string]any{}
+	_, err := s.lwtDo(ctx, func() error {
+		clear(current)
+		var err error
+		applied, err = s.lwt(s.qRenew, r.MessageID, r.CreatedAt, r.ConversationID, r.SenderID, r.ClientMsgID, oldMessageID).
+			MapScanCASContext(ctx, current)
+		return err
+	})
+	if err != nil {
+		return chat.Reservation{}, fmt.Errorf("%s: %w", what, err)
+	}
+	// Not applied but holding r's id: an earlier attempt whose outcome a timeout hid
+	// applied it (r's id is fresh, nobody else writes it), or r was renewed already.
+	if id, _ := current["message_id"].(string); applied || id == r.MessageID {
+		return r, nil
+	}
+	// Not applied: another id is in force, or no row exists. The result carries only the
+	// condition's column (message_id, absent without a row), so read the row in force.
+	var id string
+	var created int64
+	err = s.read(s.qReservation, r.ConversationID, r.SenderID, r.ClientMsgID).ScanContext(ctx, &id, &created)
+	if errors.Is(err, gocql.ErrNotFound) {
+		return chat.Reservation{}, fmt.Errorf("%s: %w", what, chat.ErrNotFound)
+	}
+	if err != nil {
+		return chat.Reservation{}, fmt.Errorf("%s: read the reservation in force: %w", what, err)
 	}
 	won := r
 	won.MessageID, won.CreatedAt = id, created

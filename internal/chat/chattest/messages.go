@@ -24,6 +24,8 @@ func RunMessageStoreTests(t *testing.T, newStore func(t *testing.T) chat.Message
 		{"EmptyConversation", testEmptyConversation},
 		{"Reserve", testReserve},
 		{"ReserveRace", testReserveRace},
+		{"RenewReservation", testRenewReservation},
+		{"RenewReservationRace", testRenewReservationRace},
 		{"CountAfter", testCountAfter},
 		{"AdvanceCursor", testAdvanceCursor},
 		{"AdvanceCursorConcurrent", testAdvanceCursorConcurrent},
@@ -280,37 +282,119 @@ func testReserve(t *testing.T, s chat.MessageStore) {
 
 func testReserveRace(t *testing.T, s chat.MessageStore) {
 	ctx := ctxFor(t)
-	const n = 16
 	conv, sender := newConv(), newUser("alice")
-	candidates := make([]chat.Reservation, n)
+	candidates := make([]chat.Reservation, raceCallers)
 	for i := range candidates {
 		candidates[i] = chat.Reservation{ConversationID: conv, SenderID: sender, ClientMsgID: "same", MessageID: newID(), CreatedAt: int64(i)}
 	}
-	results := make([]chat.Reservation, n)
-	errs := make([]error, n)
+	winner := raceForOne(t, "Reserve", candidates, func(r chat.Reservation) (chat.Reservation, error) {
+		return s.Reserve(ctx, r)
+	})
+	again, err := s.Reserve(ctx, candidates[raceCallers-1])
+	must(t, err, "Reserve after the race")
+	diff(t, again, winner, "Reserve after the race")
+}
+
+// raceCallers is how many callers a race test starts at once.
+const raceCallers = 16
+
+// raceForOne calls call with every candidate at once, each from its own goroutine, and
+// checks that every call succeeded and returned the same reservation, one of the
+// candidates; it returns that winner.
+func raceForOne(t *testing.T, what string, candidates []chat.Reservation, call func(chat.Reservation) (chat.Reservation, error)) chat.Reservation {
+	t.Helper()
+	results := make([]chat.Reservation, len(candidates))
+	errs := make([]error, len(candidates))
 	var wg sync.WaitGroup
 	start := make(chan struct{})
-	for i := range n {
+	for i := range candidates {
 		wg.Go(func() {
 			<-start
-			results[i], errs[i] = s.Reserve(ctx, candidates[i])
+			results[i], errs[i] = call(candidates[i])
 		})
 	}
 	close(start)
 	wg.Wait()
 	for i, err := range errs {
-		must(t, err, fmt.Sprintf("Reserve #%d", i))
+		must(t, err, fmt.Sprintf("%s #%d", what, i))
 	}
 	winner := results[0]
 	if !slices.Contains(candidates, winner) {
-		t.Fatalf("Reserve returned %+v, which no caller proposed", winner)
+		t.Fatalf("%s returned %+v, which no caller proposed", what, winner)
 	}
 	for i, r := range results {
-		diff(t, r, winner, fmt.Sprintf("reservation seen by caller %d", i))
+		diff(t, r, winner, fmt.Sprintf("%s: reservation seen by caller %d", what, i))
 	}
-	again, err := s.Reserve(ctx, candidates[n-1])
+	return winner
+}
+
+func testRenewReservation(t *testing.T, s chat.MessageStore) {
+	ctx := ctxFor(t)
+	conv, sender := newConv(), newUser("alice")
+	first := chat.Reservation{ConversationID: conv, SenderID: sender, ClientMsgID: "c-1", MessageID: newID(), CreatedAt: 100}
+	neighbour := chat.Reservation{ConversationID: conv, SenderID: sender, ClientMsgID: "c-2", MessageID: newID(), CreatedAt: 150}
+	for _, r := range []chat.Reservation{first, neighbour} {
+		_, err := s.Reserve(ctx, r)
+		must(t, err, "Reserve")
+	}
+	with := func(r chat.Reservation, createdAt int64) chat.Reservation {
+		r.MessageID, r.CreatedAt = newID(), createdAt
+		return r
+	}
+	second, third := with(first, 200), with(first, 300)
+
+	steps := []struct {
+		name string
+		r    chat.Reservation
+		old  string
+		want chat.Reservation
+	}{
+		{"renewal of the reservation in force", second, first.MessageID, second},
+		{"the same renewal again (a retry)", second, first.MessageID, second},
+		{"renewal from an id no longer in force", with(first, 250), first.MessageID, second},
+		{"renewal of a renewed reservation", third, second.MessageID, third},
+		{"renewal from the first id again", with(first, 350), first.MessageID, third},
+	}
+	for _, st := range steps {
+		got, err := s.RenewReservation(ctx, st.r, st.old)
+		must(t, err, st.name)
+		diff(t, got, st.want, st.name)
+		got, err = s.Reserve(ctx, with(first, 999))
+		must(t, err, "Reserve after: "+st.name)
+		diff(t, got, st.want, "Reserve after: "+st.name)
+	}
+	got, err := s.Reserve(ctx, with(neighbour, 999))
+	must(t, err, "Reserve of the neighbour")
+	diff(t, got, neighbour, "a neighbouring reservation after the renewals")
+
+	missing := with(first, 400)
+	missing.ClientMsgID = "never-reserved"
+	_, err = s.RenewReservation(ctx, missing, newID())
+	wantErrIs(t, err, chat.ErrNotFound, "RenewReservation of a key never reserved")
+	got, err = s.Reserve(ctx, missing)
+	must(t, err, "Reserve after a renewal of nothing")
+	diff(t, got, missing, "Reserve after a renewal of nothing (which must create nothing)")
+}
+
+func testRenewReservationRace(t *testing.T, s chat.MessageStore) {
+	ctx := ctxFor(t)
+	first := chat.Reservation{ConversationID: newConv(), SenderID: newUser("alice"), ClientMsgID: "same", MessageID: newID(), CreatedAt: 1}
+	_, err := s.Reserve(ctx, first)
+	must(t, err, "Reserve")
+	candidates := make([]chat.Reservation, raceCallers)
+	for i := range candidates {
+		candidates[i] = first
+		candidates[i].MessageID, candidates[i].CreatedAt = newID(), int64(100+i)
+	}
+	winner := raceForOne(t, "RenewReservation", candidates, func(r chat.Reservation) (chat.Reservation, error) {
+		return s.RenewReservation(ctx, r, first.MessageID)
+	})
+	again, err := s.Reserve(ctx, first)
 	must(t, err, "Reserve after the race")
 	diff(t, again, winner, "Reserve after the race")
+	late, err := s.RenewReservation(ctx, candidates[0], first.MessageID)
+	must(t, err, "RenewReservation after the race")
+	diff(t, late, winner, "RenewReservation after the race")
 }
 
 func testCountAfter(t *testing.T, s chat.MessageStore) {

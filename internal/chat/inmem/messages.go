@@ -51,6 +51,26 @@ func (s *MessageStore) Reserve(ctx context.Context, r chat.Reservation) (chat.Re
 	return r, nil
 }
 
+// RenewReservation implements chat.MessageStore under the store's lock.
+func (s *MessageStore) RenewReservation(ctx context.Context, r chat.Reservation, oldMessageID string) (chat.Reservation, error) {
+	if err := check(ctx, "renew reservation", "conversation id", r.ConversationID, "sender id", r.SenderID,
+		"client message id", r.ClientMsgID, "message id", r.MessageID, "old message id", oldMessageID); err != nil {
+		return chat.Reservation{}, err
+	}
+	k := reservationKey{r.ConversationID, r.SenderID, r.ClientMsgID}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.reservations[k]
+	switch {
+	case !ok:
+		return chat.Reservation{}, fmt.Errorf("inmem: renew reservation %s/%s/%s: %w", r.ConversationID, r.SenderID, r.ClientMsgID, chat.ErrNotFound)
+	case cur.MessageID != oldMessageID:
+		return cur, nil
+	}
+	s.reservations[k] = r
+	return r, nil
+}
+
 // PutMessage implements chat.MessageStore: a message stored again under its id replaces
 // the earlier copy.
 func (s *MessageStore) PutMessage(ctx context.Context, m chat.Message) error {
