@@ -7,7 +7,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOTESTSUM := gotest.tools/gotestsum@v1.13.0
 GOFLAGS_LAMBDA := -tags lambda.norpc -trimpath -ldflags="-s -w"
 
-.PHONY: all build run test lint deps node-deps browser-deps cassandra-deps clean bench sizes $(FUNCTIONS:%=build-%)
+.PHONY: all build run test fuzz lint deps node-deps browser-deps cassandra-deps clean bench sizes $(FUNCTIONS:%=build-%)
 
 all: build
 
@@ -50,7 +50,13 @@ test: deps
 		--jsonfile test-output/go-test.json -- -count=1 -timeout 40m ./...
 	@# gotestsum passes a run in which no test ran (a broken package pattern, say): refuse it.
 	@grep -q '"Action":"pass","Package":"[^"]*","Test":' test-output/go-test.json || { echo "no Go test ran"; exit 1; }
+	$(MAKE) fuzz FUZZTIME=5
 	$(MAKE) infra-test localstack-check
+
+## fuzz: every Go fuzz target for FUZZTIME seconds each (default 10; make test runs 5)
+FUZZTIME ?= 10
+fuzz:
+	scripts/fuzz.sh $(FUZZTIME)
 
 ## lint: gofmt, go vet and staticcheck
 lint:

@@ -99,7 +99,8 @@ Serve the WebSocket gateway and the Management API against LocalStack's DynamoDB
 
   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=$AWS_REGION \\
     PARLEY_JWT_SECRET=dev-secret-at-least-16-bytes go run ./cmd/parley local \\
-    --dynamodb-endpoint $endpoint --external-fanout --addr $parley_addr
+    --dynamodb-endpoint $endpoint --external-fanout --addr $parley_addr \\
+    --allow-remote --allowed-hosts host.docker.internal
 
 then: PARLEY_JWT_SECRET=dev-secret-at-least-16-bytes go run ./cmd/parley chat --url ws://$parley_addr/ws --user alice
 MSG

@@ -307,16 +307,19 @@ func (r *runner) finish(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	start := time.Now()
 	if err := parallel(ctx, r.users, 8, func(ctx context.Context, u *user) error { return u.sync(ctx) }); err != nil {
 		return fmt.Errorf("verify: final sync: %w", err)
 	}
 	r.ended = time.Now()
+	r.log.Info("verify: final syncs done; reading every history", "took", r.ended.Sub(start).Round(time.Millisecond))
 	time.Sleep(time.Second) // frames of the final syncs still on their way
 	r.history = map[string][]client.Message{}
 	var convs []*conversation
 	for _, c := range r.m.convs {
 		convs = append(convs, c)
 	}
+	defer func() { r.log.Info("verify: histories read", "took", time.Since(r.ended).Round(time.Millisecond)) }()
 	return parallel(ctx, convs, 8, func(ctx context.Context, c *conversation) error {
 		readers := r.m.members(c)
 		if len(readers) == 0 {
