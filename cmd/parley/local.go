@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"github.com/parleychat/parley/internal/local"
 	"github.com/parleychat/parley/internal/localgw"
 	"github.com/parleychat/parley/internal/schema"
+	"github.com/parleychat/parley/internal/timing"
 	"github.com/parleychat/parley/web"
 )
 
@@ -41,12 +43,22 @@ func runLocal(ctx context.Context, args []string) error {
 	faultSpec := fs.String("faults", "", "inject AWS's failures: chaos (every kind at a few percent), or KIND[@OP]=RATE[:DURATION],... (docs/reliability.md); counts at GET /local/faults")
 	instances := fs.Int("instances", 1, "independent instances of the functions (own id generator, rate limiter and clock), as Lambda runs many")
 	clockSkew := fs.Duration("clock-skew", 0, "with --instances: the largest clock offset of an instance (spread evenly from -skew to +skew)")
+	awsTimings := fs.Bool("aws-timings", false, "model the deployed path's latencies: the stream mappings' 250 ms poll, DynamoDB, Management API posts, API Gateway hops, invocations (docs/benchmarks.md)")
+	timingSpec := fs.String("timings", "", "with --aws-timings: change figures, comma-separated NAME=DURATION, NAME one of stream.poll, ddb, post, gw.in, gw.out, invoke")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	spec, err := faults.Parse(*faultSpec)
 	if err != nil {
 		return fmt.Errorf("bad --faults: %w", err)
+	}
+	var timings *timing.Model
+	if *awsTimings {
+		if timings, err = timing.Parse(*timingSpec); err != nil {
+			return fmt.Errorf("bad --timings: %w", err)
+		}
+	} else if *timingSpec != "" {
+		return errors.New("--timings changes the figures of --aws-timings: give --aws-timings too")
 	}
 	if *instances < 1 || *instances > 64 {
 		return fmt.Errorf("bad --instances %d: want 1 to 64", *instances)
@@ -94,6 +106,7 @@ func runLocal(ctx context.Context, args []string) error {
 		Faults:           spec,
 		Instances:        *instances,
 		ClockSkew:        *clockSkew,
+		Timings:          timings,
 	})
 	if err := m.Start(ctx); err != nil {
 		_ = m.Close()
@@ -110,6 +123,9 @@ func runLocal(ctx context.Context, args []string) error {
 		describeStore(m, *cassandraHosts))
 	if len(spec) > 0 {
 		fmt.Printf("  Faults:     %s (counts: curl http://%s/local/faults)\n", spec, m.Addr())
+	}
+	if timings != nil {
+		fmt.Printf("  Timings:    AWS's, modelled: %s\n", timings)
 	}
 	if *instances > 1 {
 		fmt.Printf("  Instances:  %d, clocks within ±%v\n", *instances, *clockSkew)

@@ -33,6 +33,7 @@ import (
 	"github.com/parleychat/parley/internal/localddb"
 	"github.com/parleychat/parley/internal/localgw"
 	"github.com/parleychat/parley/internal/schema"
+	"github.com/parleychat/parley/internal/timing"
 	"github.com/parleychat/parley/internal/topology"
 )
 
@@ -117,6 +118,10 @@ type Config struct {
 	Instances int
 	// ClockSkew is the largest clock offset of an instance (with Instances above 1).
 	ClockSkew time.Duration
+	// Timings models the deployed path's latencies (internal/timing; `--aws-timings`):
+	// the stream mappings' 250 ms poll and a latency on every DynamoDB request, post,
+	// API Gateway hop and invocation. Default nil: no added latency.
+	Timings *timing.Model
 }
 
 // Main is a running local system. Create it with New, then Start (or Run), then Close.
@@ -278,7 +283,7 @@ func (m *Main) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("local: listen for the DynamoDB proxy: %w", err)
 	}
-	psrv := &http.Server{Handler: faults.DynamoDB(m.faults, proxy), ReadHeaderTimeout: 10 * time.Second}
+	psrv := &http.Server{Handler: faults.DynamoDB(m.faults, timing.DynamoDB(m.cfg.Timings, proxy)), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = psrv.Serve(pln) }()
 	m.addClose(psrv.Close)
 	m.ddbURL = "http://" + pln.Addr().String()
@@ -306,10 +311,13 @@ func (m *Main) Start(ctx context.Context) error {
 		return fmt.Errorf("local: %w", err)
 	}
 	if h.Route != nil {
-		h.Route = faults.Route(m.faults, h.Route)
+		h.Route = timing.Route(m.cfg.Timings, faults.Route(m.faults, h.Route))
 	}
 	if h.Stream != nil {
-		h.Stream = faults.Stream(m.faults, h.Stream)
+		h.Stream = timing.Stream(m.cfg.Timings, faults.Stream(m.faults, h.Stream))
+	}
+	if h.Authorize != nil {
+		h.Authorize = timing.Authorize(m.cfg.Timings, h.Authorize)
 	}
 	h = withDeadlines(h)
 	if h.Close != nil {
@@ -338,7 +346,7 @@ func (m *Main) Start(ctx context.Context) error {
 		AllowedHosts:   hosts,
 		AllowedOrigins: allowedOrigins(hosts, m.cfg.AllowedOrigins),
 	})
-	m.srv = &http.Server{Handler: faults.Management(m.faults, m.gw), ReadHeaderTimeout: 10 * time.Second}
+	m.srv = &http.Server{Handler: faults.Management(m.faults, timing.Management(m.cfg.Timings, m.gw)), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := m.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.serveErr <- fmt.Errorf("local: serve: %w", err)

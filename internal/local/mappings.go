@@ -28,6 +28,7 @@ func (m *Main) startMappings(proxy *localddb.Proxy, tables map[string]string, h 
 			MaxBatchingWindow: tm.BatchWindow,
 			MaxRetryAttempts:  retries(tm.RetryAttempts),
 			MaxRecordAge:      tm.MaxRecordAge,
+			PollInterval:      m.cfg.Timings.Poll(),
 			Bisect:            tm.Bisect,
 			Filter:            matcher(tm.Filter),
 			Handler:           h,

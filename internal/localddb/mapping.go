@@ -48,6 +48,11 @@ type Mapping struct {
 	// MaxRecordAge drops records older than this to OnFailure instead of invoking the
 	// handler with them (MaximumRecordAgeInSeconds). Default 0: no limit.
 	MaxRecordAge time.Duration
+	// PollInterval models Lambda's poller: when a poll finds no record, the next poll is
+	// at the next multiple of PollInterval (Lambda polls a DynamoDB stream shard four
+	// times a second), so a record written meanwhile waits for it. Default 0: records are
+	// picked up as soon as they are written.
+	PollInterval time.Duration
 	// Bisect splits a batch in two on a handler error (BisectBatchOnFunctionError).
 	Bisect bool
 	// Filter, when set, keeps only the records it returns true for; the others are
@@ -203,6 +208,28 @@ func (m *mappingRun) collect(ctx context.Context, pos int64) (batch []events.Dyn
 				idleTimer.Reset(checkpointIdle)
 			}
 			idle = idleTimer.C
+		}
+		if m.PollInterval > 0 {
+			// Not woken by a write: the next poll is the next point of the grid.
+			changed = nil
+			poll := time.NewTimer(m.PollInterval - time.Duration(time.Now().UnixNano()%int64(m.PollInterval)))
+			select {
+			case <-poll.C:
+				continue
+			case <-window:
+				poll.Stop()
+				return batch, pos, last, true
+			case <-idle:
+				poll.Stop()
+				if len(batch) == 0 {
+					m.checkpoint(last)
+				}
+				idle = nil
+				continue
+			case <-ctx.Done():
+				poll.Stop()
+				return nil, pos, last, false
+			}
 		}
 		select {
 		case <-changed:

@@ -162,3 +162,35 @@ func seqOf(ev events.DynamoDBEvent, sk string) string {
 	}
 	return "missing"
 }
+
+// TestMappingPollInterval checks the model of Lambda's poller: a record written while the
+// mapping is idle is not delivered before the next point of the poll grid (a lower bound,
+// which a slow machine cannot break).
+func TestMappingPollInterval(t *testing.T) {
+	t.Parallel()
+	p, db := setup(t, localddb.Options{})
+	const poll = 300 * time.Millisecond
+	createTable(t, db, "esm-poll", types.StreamViewTypeNewImage)
+	f := &fn{calls: make(chan struct{}, 10)}
+	var invoked []time.Time
+	handle := func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+		invoked = append(invoked, time.Now())
+		return f.Handle(ctx, ev)
+	}
+	if err := p.StartMapping(localddb.Mapping{Table: "esm-poll", PollInterval: poll, Handler: handle}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(poll + 50*time.Millisecond) // the mapping is idle now
+	for i := range 3 {
+		written := time.Now()
+		if _, err := db.PutItem(ctxT(t), &dynamodb.PutItemInput{TableName: aws.String("esm-poll"), Item: key("p", fmt.Sprint(i))}); err != nil {
+			t.Fatal(err)
+		}
+		f.waitCalls(t, 1)
+		grid := written.Truncate(poll).Add(poll)
+		if at := invoked[i]; at.Before(grid.Add(-5 * time.Millisecond)) {
+			t.Fatalf("record written at %s delivered at %s, before the next poll at %s", written.Format("15:04:05.000"), at.Format("15:04:05.000"), grid.Format("15:04:05.000"))
+		}
+		time.Sleep(time.Duration(i+1) * 70 * time.Millisecond)
+	}
+}
