@@ -165,6 +165,12 @@ func (s *Service) NewDeliverer() *Deliverer {
 // the members or connections could not be read.
 func (d *Deliverer) Deliver(ctx context.Context, m Message) error {
 	members, ok := d.members[m.ConversationID]
+	if a, b, direct := DirectMembers(m.ConversationID); !ok && direct {
+		// A direct conversation's two members follow from its id and never change: no
+		// read of its member items.
+		members, ok = []string{a, b}, true
+		d.members[m.ConversationID] = members
+	}
 	if !ok {
 		ms, err := d.s.conversations.Members(ctx, m.ConversationID)
 		if err != nil {
