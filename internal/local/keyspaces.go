@@ -23,7 +23,7 @@ func (m *Main) checkMessageStore() error {
 	}
 	if m.cfg.MessageStore != config.StoreKeyspaces {
 		if len(m.cfg.CassandraHosts) > 0 {
-			return fmt.Errorf("Cassandra hosts (%q) are given but the message store is %s (want %s)",
+			return fmt.Errorf("hosts of a Cassandra (%q) are given but the message store is %s (want %s)",
 				m.cfg.CassandraHosts, m.cfg.MessageStore, config.StoreKeyspaces)
 		}
 		return nil
