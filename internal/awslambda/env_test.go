@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -38,6 +39,13 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	// A fuzzing worker (go test -fuzz runs each in a process of its own) runs only the
+	// fuzz target, which needs no database: starting dynalite there would spend the fuzz
+	// time of scripts/fuzz.sh.
+	flag.Parse()
+	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+		return m.Run()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	srv, err := dynalite.Start(ctx, dynalite.Options{})
 	cancel()
