@@ -7,7 +7,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOTESTSUM := gotest.tools/gotestsum@v1.13.0
 GOFLAGS_LAMBDA := -tags lambda.norpc -trimpath -ldflags="-s -w"
 
-.PHONY: all build run test fuzz lint deps node-deps browser-deps cassandra-deps clean bench sizes $(FUNCTIONS:%=build-%)
+.PHONY: all build run test fuzz lint deps node-deps browser-deps cassandra-deps rie clean bench sizes $(FUNCTIONS:%=build-%)
 
 all: build
 
@@ -24,8 +24,12 @@ sizes: build
 	@for f in $(FUNCTIONS); do printf '%-14s %8d bytes bootstrap  %8d bytes deflated\n' $$f $$(stat -c %s bin/$$f/bootstrap) $$(gzip -9 -c bin/$$f/bootstrap | wc -c); done
 
 ## deps: what the tests and the local runtime need besides Go (dynalite, playwright-core,
-## chromium, Cassandra's jars)
-deps: node-deps browser-deps cassandra-deps
+## chromium, Cassandra's jars, the Lambda Runtime Interface Emulator)
+deps: node-deps browser-deps cassandra-deps rie
+
+## rie: the AWS Lambda Runtime Interface Emulator in .tools/bin/ (parley local --lambda-rie)
+rie:
+	scripts/install-rie.sh
 
 cassandra-deps:
 	scripts/cassandra/cassandra.sh fetch

@@ -44,6 +44,8 @@ func runLocal(ctx context.Context, args []string) error {
 	instances := fs.Int("instances", 1, "independent instances of the functions (own id generator, rate limiter and clock), as Lambda runs many")
 	clockSkew := fs.Duration("clock-skew", 0, "with --instances: the largest clock offset of an instance (spread evenly from -skew to +skew)")
 	awsTimings := fs.Bool("aws-timings", false, "model the deployed path's latencies: the stream mappings' 250 ms poll, DynamoDB, Management API posts, API Gateway hops, invocations (docs/benchmarks.md)")
+	lambdaRIE := fs.Bool("lambda-rie", false, "run each function's bootstrap, built now from this repository for this machine, as its own process under the AWS Lambda Runtime Interface Emulator (Linux; install it with make rie) instead of in process")
+	riePath := fs.String("rie-path", "", "with --lambda-rie: the aws-lambda-rie binary (default: on PATH, else .tools/bin/aws-lambda-rie)")
 	timingSpec := fs.String("timings", "", "with --aws-timings: change figures, comma-separated NAME=DURATION, NAME one of stream.poll, ddb, post, gw.in, gw.out, invoke")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -65,6 +67,10 @@ func runLocal(ctx context.Context, args []string) error {
 	}
 	if *clockSkew < 0 || *clockSkew > time.Minute {
 		return fmt.Errorf("bad --clock-skew %v: want 0 to 1m", *clockSkew)
+	}
+	rie, err := rieConfig(*lambdaRIE, *riePath)
+	if err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -107,6 +113,7 @@ func runLocal(ctx context.Context, args []string) error {
 		Instances:        *instances,
 		ClockSkew:        *clockSkew,
 		Timings:          timings,
+		LambdaRIE:        rie,
 	})
 	if err := m.Start(ctx); err != nil {
 		_ = m.Close()

@@ -84,8 +84,12 @@ type Config struct {
 	TablePrefix string
 	// Web serves the browser client at "/". Default: 404 for every other path.
 	Web http.Handler
-	// Wire builds the handlers. Default WireApp.
+	// Wire builds the handlers. Default WireApp, or WireRIE with LambdaRIE.
 	Wire WireFunc
+	// LambdaRIE runs the functions' built bootstraps, each a process of its own under the
+	// AWS Lambda Runtime Interface Emulator, in place of the in-process handlers
+	// (`--lambda-rie`; see RIEConfig). Default nil: in process. Ignored when Wire is set.
+	LambdaRIE *RIEConfig
 	// Logger receives the runtime's logs. Default slog.Default().
 	Logger *slog.Logger
 	// DynaliteStderr receives dynalite's output. Default: discarded.
@@ -152,6 +156,9 @@ func New(cfg Config) *Main {
 	}
 	if cfg.TablePrefix == "" {
 		cfg.TablePrefix = "parley-"
+	}
+	if cfg.Wire == nil && cfg.LambdaRIE != nil {
+		cfg.Wire = WireRIE(*cfg.LambdaRIE)
 	}
 	if cfg.Wire == nil {
 		cfg.Wire = WireApp
