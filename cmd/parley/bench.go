@@ -102,10 +102,14 @@ flags:`)
 	if err != nil {
 		return err
 	}
-	return writeBenchReport(os.Stdout, rep, *asJSON)
+	return writeReport(os.Stdout, rep, *asJSON)
 }
 
-func writeBenchReport(w io.Writer, rep *bench.Report, asJSON bool) error {
+// report is what bench and verify print: text, or its JSON form.
+type report interface{ WriteText(io.Writer) error }
+
+// writeReport writes rep as text, or as indented JSON with asJSON.
+func writeReport(w io.Writer, rep report, asJSON bool) error {
 	if !asJSON {
 		return rep.WriteText(w)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -91,13 +90,7 @@ flags:`)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			return fmt.Errorf("encode report: %w", err)
-		}
-	} else if err := rep.WriteText(os.Stdout); err != nil {
+	if err := writeReport(os.Stdout, rep, *asJSON); err != nil {
 		return err
 	}
 	if n := rep.Violations(); n > 0 {
