@@ -22,6 +22,9 @@ export class MessagePane {
     this.receipts = receipts;
     this.nodes = new NodeCache(); // message key -> {sig, el}
     this.loadingHistory = new Set(); // ids of the conversations whose history is being fetched
+    // ids of the conversations scrolled to the top while their first page was loading
+    // (the messages sync replays can show before it): their older page follows it.
+    this.olderWanted = new Set();
     /** Set stickToBottom to scroll to the newest message at the next render. */
     this.stickToBottom = true;
 
@@ -30,6 +33,7 @@ export class MessagePane {
       const list = $("messages");
       const c = ctx.store?.get(ctx.activeId);
       if (c && list.scrollTop < 120 && c.next) this.loadHistory(c, true);
+      else if (c && list.scrollTop < 120 && c.next === undefined) this.olderWanted.add(c.id);
       $("jump").hidden = list.scrollHeight - list.scrollTop - list.clientHeight < 200;
     });
     $("jump").addEventListener("click", () => {
@@ -71,6 +75,7 @@ export class MessagePane {
     this.ctx.renderNow();
     if (anchor !== null && c.id === this.ctx.activeId) list.scrollTop = list.scrollHeight - anchor;
     this.receipts.markReadIfVisible();
+    if (!older && this.olderWanted.delete(c.id) && c.next) this.loadHistory(c, true);
   }
 
   /** render shows the open conversation, or the welcome screen when none is open. */
