@@ -20,7 +20,7 @@ import (
 func TestFaultsReachEveryPart(t *testing.T) {
 	t.Parallel()
 	spec, err := faults.Parse("post.throttle=20%,post.error=20%,post.timeout=10%:100ms,ddb.throttle=5%,ddb.capacity=5%," +
-		"ddb.error=5%,ddb.ambiguous=5%,ddb.latency=20%:1ms,fn.crash-before=15%,fn.crash-after=15%,fn.fanout-crash=30%,fn.fanout-timeout=20%,gw.drop=3%")
+		"ddb.error=5%,ddb.ambiguous=5%,ddb.latency=20%:1ms,fn.crash-before=15%,fn.crash-after=15%,fn.fanout-crash=30%,fn.fanout-timeout=20%,gw.drop=10%")
 	if err != nil {
 		t.Fatal(err)
 	}
