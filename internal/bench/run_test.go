@@ -26,14 +26,20 @@ type fanoutServer struct {
 
 func (s *fanoutServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	user := r.URL.Query().Get("token")
-	ws, err := websocket.Accept(w, r, nil)
-	if err != nil {
-		return
-	}
-	defer ws.CloseNow()
 	ctx := r.Context()
-	var wmu sync.Mutex
+	// The connection is registered before the handshake completes: the client's Dial returns
+	// on the 101, and another member's send may come before this goroutine would register it
+	// after Accept. Writes wait until the connection is there.
+	var (
+		wmu   sync.Mutex
+		ws    *websocket.Conn
+		ready = make(chan struct{})
+	)
 	write := func(v any) {
+		<-ready
+		if ws == nil {
+			return
+		}
 		data, _ := json.Marshal(v)
 		wmu.Lock()
 		defer wmu.Unlock()
@@ -42,6 +48,13 @@ func (s *fanoutServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.conns[user] = write
 	s.mu.Unlock()
+	var err error
+	ws, err = websocket.Accept(w, r, nil)
+	close(ready) // on error ws is nil, and writes are dropped
+	if err != nil {
+		return
+	}
+	defer ws.CloseNow()
 	for seq := 0; ; seq++ {
 		_, data, err := ws.Read(ctx)
 		if err != nil {
