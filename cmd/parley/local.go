@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/faults"
 	"github.com/parleychat/parley/internal/local"
@@ -47,6 +48,7 @@ func runLocal(ctx context.Context, args []string) error {
 	lambdaRIE := fs.Bool("lambda-rie", false, "run each function's bootstrap, built now from this repository for this machine, as its own process under the AWS Lambda Runtime Interface Emulator (Linux; install it with make rie) instead of in process")
 	riePath := fs.String("rie-path", "", "with --lambda-rie: the aws-lambda-rie binary (default: on PATH, else .tools/bin/aws-lambda-rie)")
 	timingSpec := fs.String("timings", "", "with --aws-timings: change figures, comma-separated NAME=DURATION, NAME one of stream.poll, ddb, post, gw.in, gw.out, invoke")
+	inlineMax := fs.Int("inline-max-members", chat.DefaultInlineMaxMembers, "the functions' INLINE_MAX_MEMBERS: conversations of up to this many members get each message pushed by send itself, right after it is stored; 0 turns it off (stream fan-out only)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -74,6 +76,9 @@ func runLocal(ctx context.Context, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *inlineMax < 0 || *inlineMax > chat.MaxGroupMembers {
+		return fmt.Errorf("--inline-max-members: want 0 (off) to %d, got %d", chat.MaxGroupMembers, *inlineMax)
 	}
 	if *dataDir != "" && *ddbEndpoint != "" {
 		return fmt.Errorf("--data-dir and --dynamodb-endpoint exclude each other")
@@ -114,6 +119,7 @@ func runLocal(ctx context.Context, args []string) error {
 		ClockSkew:        *clockSkew,
 		Timings:          timings,
 		LambdaRIE:        rie,
+		InlineMaxMembers: inlineMax,
 	})
 	if err := m.Start(ctx); err != nil {
 		_ = m.Close()

@@ -130,6 +130,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if so.RateBurst == 0 {
 		so.RateBurst = cfg.RateBurst
 	}
+	if so.InlineMaxMembers == 0 {
+		so.InlineMaxMembers = cfg.InlineMaxMembers
+	}
 	svc := chat.NewService(messages, conversations, connections, pusher, so)
 	return &App{
 		Service: svc,

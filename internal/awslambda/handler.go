@@ -134,7 +134,11 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayWebsocketProx
 func (h *Handler) dispatch(ctx context.Context, c chat.Caller, r chat.Request) (any, error) {
 	switch r.Action {
 	case "send":
-		return h.svc.Send(ctx, c, chat.SendInput{ConversationID: r.ConversationID, To: r.To, ClientMsgID: r.ClientMsgID, Body: r.Body})
+		ack, err := h.svc.Send(ctx, c, chat.SendInput{ConversationID: r.ConversationID, To: r.To, ClientMsgID: r.ClientMsgID, Body: r.Body})
+		if err == nil && ack.Posted {
+			return nil, nil // the inline path posted the ack already
+		}
+		return ack, err
 	case "typing":
 		return nil, h.svc.Typing(ctx, c, r.ConversationID, r.State)
 	case "receipt":

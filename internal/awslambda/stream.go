@@ -36,6 +36,16 @@ func NewStreamHandler(svc *chat.Service, log *slog.Logger) *StreamHandler {
 func (h *StreamHandler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	var resp events.DynamoDBEventResponse
 	d := h.svc.NewDeliverer()
+	// One read for the inline marks of the whole batch.
+	var msgs []chat.Message
+	for _, rec := range ev.Records {
+		if isMessageInsert(rec) {
+			if m, err := MessageFromImage(rec.Change.NewImage); err == nil && m.Inline {
+				msgs = append(msgs, m)
+			}
+		}
+	}
+	d.Prefetch(ctx, msgs)
 	for i, rec := range ev.Records {
 		if err := h.record(ctx, d, rec); err != nil {
 			h.log.ErrorContext(ctx, "stream record failed; reporting it and the rest of the batch",
@@ -52,7 +62,7 @@ func (h *StreamHandler) Handle(ctx context.Context, ev events.DynamoDBEvent) (ev
 func (h *StreamHandler) record(ctx context.Context, d *chat.Deliverer, rec events.DynamoDBEventRecord) error {
 	keys := rec.Change.Keys
 	switch {
-	case rec.EventName == string(events.DynamoDBOperationTypeInsert) && has(keys, schema.AttrConversationID):
+	case isMessageInsert(rec):
 		m, err := MessageFromImage(rec.Change.NewImage)
 		if err != nil {
 			// A malformed item can never succeed: log it and move on rather than block the shard.
@@ -73,6 +83,11 @@ func (h *StreamHandler) record(ctx context.Context, d *chat.Deliverer, rec event
 	return nil
 }
 
+// isMessageInsert reports whether rec is the insertion of a message (Messages or Outbox).
+func isMessageInsert(rec events.DynamoDBEventRecord) bool {
+	return rec.EventName == string(events.DynamoDBOperationTypeInsert) && has(rec.Change.Keys, schema.AttrConversationID)
+}
+
 func isServiceDeletion(rec events.DynamoDBEventRecord) bool {
 	return rec.UserIdentity != nil && rec.UserIdentity.Type == "Service" && rec.UserIdentity.PrincipalID == topology.ServiceIdentity
 }
@@ -88,6 +103,11 @@ func str(img map[string]events.DynamoDBAttributeValue, k string) string {
 		return ""
 	}
 	return v.String()
+}
+
+func boolean(img map[string]events.DynamoDBAttributeValue, k string) bool {
+	v, ok := img[k]
+	return ok && v.DataType() == events.DataTypeBoolean && v.Boolean()
 }
 
 func num(img map[string]events.DynamoDBAttributeValue, k string) (int64, error) {
@@ -106,6 +126,7 @@ func MessageFromImage(img map[string]events.DynamoDBAttributeValue) (chat.Messag
 		SenderID:       str(img, "senderId"),
 		Body:           str(img, "body"),
 		ClientMsgID:    str(img, "clientMsgId"),
+		Inline:         boolean(img, "inline"),
 	}
 	var err error
 	if m.CreatedAt, err = num(img, "createdAt"); err != nil {

@@ -30,17 +30,29 @@ type pushStats struct {
 	delivered, gone, rejected, failed atomic.Int64
 }
 
-// pushToUsers posts frame to every live connection of users but exclude. Reading the
+// push is one frame to push to many connections.
+type push struct {
+	frame []byte
+	// retry retries transient failures (PushAttempts tries in all); without it each
+	// connection gets one try (live events that are best effort).
+	retry bool
+	// path, when set, counts each post in Metrics as a message delivery on that path,
+	// with its lag from createdAt (Unix milliseconds).
+	path      Path
+	createdAt int64
+}
+
+// pushToUsers posts p's frame to every live connection of users but exclude. Reading the
 // members' connections and posting overlap: ReadConcurrency readers feed
 // PushConcurrency posters, so the first posts start after the first read, not after the
 // last. A connection that is gone is deleted; a transient failure is retried with
-// jittered backoff up to PushAttempts times when retry is set. It returns an error when
+// jittered backoff up to PushAttempts times when p.retry is set. It returns an error when
 // connections could not be read or some pushes still failed: the frame did not reach
 // every connection.
-func (s *Service) pushToUsers(ctx context.Context, users []string, exclude string, frame []byte, retry bool) (*pushStats, error) {
+func (s *Service) pushToUsers(ctx context.Context, users []string, exclude string, p push) (*pushStats, error) {
 	var st pushStats
 	attempts := 1
-	if retry {
+	if p.retry {
 		attempts = s.opts.PushAttempts
 	}
 	now := s.now()
@@ -75,7 +87,7 @@ func (s *Service) pushToUsers(ctx context.Context, users []string, exclude strin
 		go func() {
 			defer wg.Done()
 			for t := range targets {
-				s.pushOne(ctx, t, frame, attempts, &st)
+				s.pushOne(ctx, t, p, attempts, &st)
 			}
 		}()
 	}
@@ -92,26 +104,38 @@ func (s *Service) pushToUsers(ctx context.Context, users []string, exclude strin
 	return &st, nil
 }
 
-func (s *Service) pushOne(ctx context.Context, t target, frame []byte, attempts int, st *pushStats) {
-	tries, err := s.post(ctx, t.connectionID, frame, attempts)
+func (s *Service) pushOne(ctx context.Context, t target, p push, attempts int, st *pushStats) {
+	tries, err := s.post(ctx, t.connectionID, p.frame, attempts)
+	var outcome Outcome
 	switch {
 	case err == nil:
+		outcome = OutcomeDelivered
 		st.delivered.Add(1)
 	case errors.Is(err, ErrGone):
+		outcome = OutcomeGone
 		st.gone.Add(1)
 		if age := s.now() - t.connectedAt; age < GoneGrace.Milliseconds() {
 			s.log.DebugContext(ctx, "410 for a connection still opening: kept", "userId", t.userID, "connectionId", t.connectionID, "ageMillis", age)
-			return
+			break
 		}
 		if err := s.connections.DeleteConnection(ctx, t.userID, t.connectionID); err != nil {
 			s.log.WarnContext(ctx, "delete gone connection", "userId", t.userID, "connectionId", t.connectionID, "err", err)
 		}
 	case errors.Is(err, ErrRejected):
+		outcome = OutcomeRejected
 		st.rejected.Add(1)
 		s.log.WarnContext(ctx, "push rejected", "userId", t.userID, "connectionId", t.connectionID, "err", err)
 	default:
+		outcome = OutcomeFailed
 		st.failed.Add(1)
 		s.log.WarnContext(ctx, "push failed", "userId", t.userID, "connectionId", t.connectionID, "attempts", tries, "err", err)
+	}
+	if p.path != "" {
+		var lag time.Duration
+		if outcome == OutcomeDelivered {
+			lag = time.Duration(s.now()-p.createdAt) * time.Millisecond
+		}
+		s.opts.Metrics.Posted(p.path, outcome, tries, lag)
 	}
 }
 
@@ -142,57 +166,116 @@ func (s *Service) broadcast(ctx context.Context, users []string, exclude string,
 		s.log.ErrorContext(ctx, "encode event", "err", err)
 		return
 	}
-	if _, err := s.pushToUsers(ctx, users, exclude, data, false); err != nil {
+	if _, err := s.pushToUsers(ctx, users, exclude, push{frame: data}); err != nil {
 		s.log.WarnContext(ctx, "broadcast", "err", err)
 	}
 }
 
-// Deliverer fans stored messages out to members' connections. One Deliverer serves one
-// stream batch: it caches each conversation's members for the batch.
+// Deliverer fans stored messages out to members' connections: the stream path. One
+// Deliverer serves one stream batch: it caches each conversation's members and the
+// batch's inline marks.
 type Deliverer struct {
 	s       *Service
 	members map[string][]string
+	marked  map[MessageRef]bool // the inline marks read by Prefetch
+	fetched map[MessageRef]bool // the refs Prefetch looked up
 }
 
 // NewDeliverer returns a Deliverer with an empty member cache.
 func (s *Service) NewDeliverer() *Deliverer {
-	return &Deliverer{s: s, members: map[string][]string{}}
+	return &Deliverer{s: s, members: map[string][]string{}, marked: map[MessageRef]bool{}, fetched: map[MessageRef]bool{}}
 }
 
-// Deliver pushes m to every open connection of every member, the sender's included. It
-// returns an error when some connection could not be reached after retries (the caller
-// reports the record as failed, and members already served may get it again) or when
-// the members or connections could not be read.
-func (d *Deliverer) Deliver(ctx context.Context, m Message) error {
-	members, ok := d.members[m.ConversationID]
-	if a, b, direct := DirectMembers(m.ConversationID); !ok && direct {
-		// A direct conversation's two members follow from its id and never change: no
-		// read of its member items.
-		members, ok = []string{a, b}, true
-		d.members[m.ConversationID] = members
+// Prefetch reads, in one go, the inline marks of the batch's messages that the inline
+// path was to deliver (Message.Inline), so that Deliver skips the finished ones without a
+// read each. A failed read is logged and leaves the marks unknown: Deliver then reads
+// each mark itself.
+func (d *Deliverer) Prefetch(ctx context.Context, msgs []Message) {
+	var refs []MessageRef
+	for _, m := range msgs {
+		if r := (MessageRef{m.ConversationID, m.MessageID}); m.Inline && !d.fetched[r] {
+			refs = append(refs, r)
+		}
 	}
-	if !ok {
-		ms, err := d.s.conversations.Members(ctx, m.ConversationID)
-		if err != nil {
-			return fmt.Errorf("read members of %s: %w", m.ConversationID, err)
-		}
-		members = make([]string, len(ms))
-		for i, mm := range ms {
-			members[i] = mm.UserID
-		}
-		d.members[m.ConversationID] = members
+	if len(refs) == 0 {
+		return
+	}
+	marked, err := d.s.conversations.InlineMarked(ctx, refs)
+	if err != nil {
+		d.s.log.WarnContext(ctx, "read inline marks of a batch", "messages", len(refs), "err", err)
+		return
+	}
+	for _, r := range refs {
+		d.fetched[r] = true
+		d.marked[r] = marked[r]
+	}
+}
+
+// inlineDone reports whether the inline path finished m (only a message it was to
+// deliver can have a mark).
+func (d *Deliverer) inlineDone(ctx context.Context, m Message) bool {
+	if !m.Inline {
+		return false
+	}
+	r := MessageRef{m.ConversationID, m.MessageID}
+	if !d.fetched[r] {
+		d.Prefetch(ctx, []Message{m})
+	}
+	return d.marked[r]
+}
+
+// Deliver pushes m to every open connection of every member, the sender's included,
+// unless the inline path marked it delivered. It returns an error when some connection
+// could not be reached after retries (the caller reports the record as failed, and
+// members already served may get it again) or when the members or connections could not
+// be read.
+func (d *Deliverer) Deliver(ctx context.Context, m Message) error {
+	start := time.Now()
+	if d.inlineDone(ctx, m) {
+		d.s.opts.Metrics.FannedOut(true, time.Since(start))
+		d.s.log.DebugContext(ctx, "delivered inline already", slog.String("conversationId", m.ConversationID), slog.String("messageId", m.MessageID))
+		return nil
+	}
+	err := d.deliver(ctx, m)
+	d.s.opts.Metrics.FannedOut(false, time.Since(start))
+	return err
+}
+
+func (d *Deliverer) deliver(ctx context.Context, m Message) error {
+	members, err := d.membersOf(ctx, m.ConversationID)
+	if err != nil {
+		return err
 	}
 	frame, err := Encode(MessageFrame{Type: TypeMessage, Message: m})
 	if err != nil {
 		return err
 	}
-	st, err := d.s.pushToUsers(ctx, members, "", frame, true)
+	st, err := d.s.pushToUsers(ctx, members, "", push{frame: frame, retry: true, path: PathStream, createdAt: m.CreatedAt})
 	d.s.log.DebugContext(ctx, "delivered", slog.String("conversationId", m.ConversationID), slog.String("messageId", m.MessageID),
 		slog.Int("members", len(members)), slog.Int64("pushed", st.delivered.Load()), slog.Int64("gone", st.gone.Load()))
 	if err != nil {
 		return fmt.Errorf("deliver %s/%s: %w", m.ConversationID, m.MessageID, err)
 	}
 	return nil
+}
+
+// membersOf returns the members of a conversation, from the batch's cache when it holds
+// them. A direct conversation's two members follow from its id and never change: no read
+// of its member items.
+func (d *Deliverer) membersOf(ctx context.Context, conversationID string) ([]string, error) {
+	if members, ok := d.members[conversationID]; ok {
+		return members, nil
+	}
+	if a, b, direct := DirectMembers(conversationID); direct {
+		d.members[conversationID] = []string{a, b}
+		return d.members[conversationID], nil
+	}
+	members, err := d.s.memberIDs(ctx, conversationID)
+	if err != nil {
+		return nil, err
+	}
+	d.members[conversationID] = members
+	return members, nil
 }
 
 // PresenceLapsed handles the TTL deletion of a user's presence item: unless the user is
@@ -234,7 +317,7 @@ func (s *Service) notifyPresence(ctx context.Context, p Presence) {
 		s.log.ErrorContext(ctx, "encode presence event", "err", err)
 		return
 	}
-	st, err := s.pushToUsers(ctx, peers, "", data, false)
+	st, err := s.pushToUsers(ctx, peers, "", push{frame: data})
 	s.log.DebugContext(ctx, "presence announced", "userId", p.UserID, "online", p.Online, "peers", len(peers),
 		"pushed", st.delivered.Load(), "gone", st.gone.Load(), "err", err)
 }

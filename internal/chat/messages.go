@@ -47,7 +47,7 @@ func (s *Service) Send(ctx context.Context, c Caller, in SendInput) (AckFrame, e
 	case !utf8.ValidString(body):
 		return AckFrame{}, Errorf(CodeBadRequest, "body is not valid UTF-8")
 	}
-	convID, err := s.sendTarget(ctx, c, in)
+	convID, plan, err := s.sendTarget(ctx, c, in)
 	if err != nil {
 		return AckFrame{}, err
 	}
@@ -77,6 +77,7 @@ func (s *Service) Send(ctx context.Context, c Caller, in SendInput) (AckFrame, e
 		Body:           body,
 		CreatedAt:      r.CreatedAt,
 		ClientMsgID:    in.ClientMsgID,
+		Inline:         plan != nil,
 	}
 	if stored != nil {
 		// Stored already: write it again as it is (not with this resend's body). That
@@ -90,17 +91,23 @@ func (s *Service) Send(ctx context.Context, c Caller, in SendInput) (AckFrame, e
 	if err != nil {
 		return AckFrame{}, fmt.Errorf("put message %s/%s: %w", convID, m.MessageID, err)
 	}
-	if err := s.conversations.SetLastMessage(ctx, m); err != nil {
-		return AckFrame{}, fmt.Errorf("set last message of %s: %w", convID, err)
-	}
-	return AckFrame{
+	ack := AckFrame{
 		Type:           TypeAck,
 		RequestID:      c.RequestID,
 		ClientMsgID:    in.ClientMsgID,
 		ConversationID: convID,
 		MessageID:      m.MessageID,
 		CreatedAt:      m.CreatedAt,
-	}, nil
+	}
+	if stored == nil && m.Inline {
+		return s.finishInline(ctx, c, m, plan, ack)
+	}
+	// A resend of a stored message is not pushed again: the stream path (or the inline
+	// path of the attempt that stored it) delivers it.
+	if err := s.conversations.SetLastMessage(ctx, m); err != nil {
+		return AckFrame{}, fmt.Errorf("set last message of %s: %w", convID, err)
+	}
+	return ack, nil
 }
 
 // storeReserved stores m, a message not known to be stored, under the deadline of its id:
@@ -192,31 +199,33 @@ func (s *Service) resent(ctx context.Context, r Reservation) (Reservation, *Mess
 }
 
 // sendTarget resolves the conversation of a send and checks that the caller may post in
-// it, creating the direct conversation on first use of "to".
-func (s *Service) sendTarget(ctx context.Context, c Caller, in SendInput) (string, error) {
+// it, creating the direct conversation on first use of "to". For a conversation small
+// enough for the inline path it also returns the plan of that push.
+func (s *Service) sendTarget(ctx context.Context, c Caller, in SendInput) (string, *inlinePlan, error) {
 	switch {
 	case in.ConversationID != "" && in.To != "":
-		return "", Errorf(CodeBadRequest, "give conversationId or to, not both")
+		return "", nil, Errorf(CodeBadRequest, "give conversationId or to, not both")
 	case in.To != "":
 		if !ValidUserID(in.To) {
-			return "", Errorf(CodeBadRequest, "to: %q is not a valid user id", in.To)
+			return "", nil, Errorf(CodeBadRequest, "to: %q is not a valid user id", in.To)
 		}
 		if in.To == c.UserID {
-			return "", Errorf(CodeBadRequest, "to: you cannot start a direct conversation with yourself")
+			return "", nil, Errorf(CodeBadRequest, "to: you cannot start a direct conversation with yourself")
 		}
 		conv, err := s.ensureDirect(ctx, c.UserID, in.To)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
-		return conv.ConversationID, nil
+		return conv.ConversationID, s.planDirect(conv.ConversationID), nil
 	default:
 		if err := validConversationID(in.ConversationID); err != nil {
-			return "", Errorf(CodeBadRequest, "conversationId or to is required")
+			return "", nil, Errorf(CodeBadRequest, "conversationId or to is required")
 		}
-		if _, err := s.requireMember(ctx, in.ConversationID, c.UserID); err != nil {
-			return "", err
+		plan, err := s.authorizeGroup(ctx, in.ConversationID, c.UserID)
+		if err != nil {
+			return "", nil, err
 		}
-		return in.ConversationID, nil
+		return in.ConversationID, plan, nil
 	}
 }
 

@@ -14,6 +14,17 @@ type Message struct {
 	Body           string `json:"body"`
 	CreatedAt      int64  `json:"createdAt"` // Unix milliseconds
 	ClientMsgID    string `json:"clientMsgId"`
+	// Inline says that send pushes this message itself (the inline path) and marks it
+	// when it has reached every connection (ConversationStore.MarkInline): the stream
+	// fan-out then looks for the mark before delivering. Stored with the message's
+	// DynamoDB item (and outbox item), never sent to clients.
+	Inline bool `json:"-"`
+}
+
+// MessageRef names one message.
+type MessageRef struct {
+	ConversationID string
+	MessageID      string
 }
 
 // Reservation binds (conversation, sender, clientMsgId) to the message id and creation time

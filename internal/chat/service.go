@@ -33,6 +33,10 @@ const (
 	DefaultPushConcurrency = 64
 	DefaultRateLimit       = 100
 	DefaultRateBurst       = 200
+	// DefaultInlineMaxMembers is INLINE_MAX_MEMBERS's default: conversations of up to
+	// this many members get their messages pushed by send itself (docs/benchmarks.md has
+	// the measurements behind it).
+	DefaultInlineMaxMembers = 100
 )
 
 // DefaultReserveStale is Options.ReserveStale's default: the timeout of the send function
@@ -97,6 +101,14 @@ type Options struct {
 	// limiting.
 	RateLimit float64
 	RateBurst int
+	// InlineMaxMembers is the largest conversation whose messages Send pushes itself,
+	// right after storing them (the inline path); the stream fan-out still runs for every
+	// message and delivers what the inline path did not finish. 0 (the default here)
+	// disables the inline path; the functions' configuration sets
+	// DefaultInlineMaxMembers (INLINE_MAX_MEMBERS).
+	InlineMaxMembers int
+	// Metrics receives delivery measurements. Default: dropped.
+	Metrics Metrics
 }
 
 func (o *Options) setDefaults() {
@@ -135,6 +147,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.RateBurst <= 0 {
 		o.RateBurst = DefaultRateBurst
+	}
+	if o.InlineMaxMembers < 0 {
+		o.InlineMaxMembers = 0
+	}
+	if o.Metrics == nil {
+		o.Metrics = noMetrics{}
 	}
 }
 

@@ -90,6 +90,16 @@ type ConversationStore interface {
 	// SetLastMessage records m as its conversation's last message, unless a message with a
 	// higher id is already recorded.
 	SetLastMessage(ctx context.Context, m Message) error
+
+	// MarkInline records that the inline path delivered a message to every open
+	// connection of its conversation's members, so the stream fan-out may skip it. The mark
+	// is needed only while the message's stream record can still reach the fan-out: it
+	// may expire after InlineMarkTTL. Marking twice is not an error.
+	MarkInline(ctx context.Context, ref MessageRef) error
+
+	// InlineMarked reports which of refs carry a mark (MarkInline), reading them at once:
+	// the result holds true for the marked ones.
+	InlineMarked(ctx context.Context, refs []MessageRef) (map[MessageRef]bool, error)
 }
 
 // ConnectionStore stores open connections and presence (DynamoDB in every mode). Times

@@ -111,6 +111,10 @@ type AckFrame struct {
 	ConversationID string `json:"conversationId"`
 	MessageID      string `json:"messageId"`
 	CreatedAt      int64  `json:"createdAt"`
+	// Posted says the ack reached the caller already, posted to its connection by the
+	// inline path (or that the caller's connection is gone): the handler then sends no
+	// route response. Never on the wire.
+	Posted bool `json:"-"`
 }
 
 // MessageFrame carries one message to a member's connection.

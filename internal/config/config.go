@@ -65,6 +65,10 @@ type Config struct {
 	// default chat.DefaultRateBurst, 200).
 	RateLimit float64
 	RateBurst int
+	// InlineMaxMembers is the largest conversation whose messages send pushes itself
+	// (INLINE_MAX_MEMBERS, default chat.DefaultInlineMaxMembers, 0 turns the inline path
+	// off, at most chat.MaxGroupMembers).
+	InlineMaxMembers int
 	// LogLevel is debug, info (default), warn or error (LOG_LEVEL).
 	LogLevel slog.Level
 }
@@ -150,6 +154,15 @@ func Load(getenv func(string) string, need Need) (Config, error) {
 			bad("RATE_LIMIT", "want a non-zero number (negative disables), got %q", v)
 		} else {
 			c.RateLimit = f
+		}
+	}
+	c.InlineMaxMembers = chat.DefaultInlineMaxMembers
+	if v := get("INLINE_MAX_MEMBERS", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > chat.MaxGroupMembers {
+			bad("INLINE_MAX_MEMBERS", "want 0 (off) to %d members, got %q", chat.MaxGroupMembers, v)
+		} else {
+			c.InlineMaxMembers = n
 		}
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {

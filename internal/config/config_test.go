@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/parleychat/parley/internal/chat"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -23,6 +25,16 @@ func TestLoad(t *testing.T) {
 		t.Fatalf("unexpected config %+v", c)
 	}
 
+	if c.InlineMaxMembers != chat.DefaultInlineMaxMembers {
+		t.Errorf("InlineMaxMembers %d by default, want %d", c.InlineMaxMembers, chat.DefaultInlineMaxMembers)
+	}
+	for v, want := range map[string]int{"0": 0, "2": 2, "500": 500} {
+		c, err := Load(env(map[string]string{"INLINE_MAX_MEMBERS": v}), 0)
+		if err != nil || c.InlineMaxMembers != want {
+			t.Errorf("INLINE_MAX_MEMBERS=%s: %d, %v; want %d", v, c.InlineMaxMembers, err, want)
+		}
+	}
+
 	tests := []struct {
 		name    string
 		env     map[string]string
@@ -38,6 +50,9 @@ func TestLoad(t *testing.T) {
 		{"oidc without issuer", map[string]string{"AUTH_MODE": "oidc"}, NeedAuth, []string{"OIDC_ISSUER"}},
 		{"bad numbers", map[string]string{"PUSH_CONCURRENCY": "many", "RATE_BURST": "-3", "KEYSPACES_TLS": "maybe"}, 0, []string{"PUSH_CONCURRENCY", "RATE_BURST", "KEYSPACES_TLS"}},
 		{"bad level", map[string]string{"LOG_LEVEL": "loud"}, 0, []string{"LOG_LEVEL"}},
+		{"inline negative", map[string]string{"INLINE_MAX_MEMBERS": "-1"}, 0, []string{"INLINE_MAX_MEMBERS"}},
+		{"inline above the group limit", map[string]string{"INLINE_MAX_MEMBERS": "501"}, 0, []string{"INLINE_MAX_MEMBERS"}},
+		{"inline not a number", map[string]string{"INLINE_MAX_MEMBERS": "ten"}, 0, []string{"INLINE_MAX_MEMBERS"}},
 		{"bad dynamodb endpoint", map[string]string{"DYNAMODB_ENDPOINT": "localhost"}, 0, []string{"DYNAMODB_ENDPOINT"}},
 	}
 	for _, tt := range tests {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -22,6 +24,7 @@ import (
 type ConversationStore struct {
 	db            API
 	conversations string
+	now           func() time.Time
 }
 
 var _ chat.ConversationStore = (*ConversationStore)(nil)
@@ -32,7 +35,7 @@ func NewConversationStore(db API, conversations string) (*ConversationStore, err
 	if err := checkNew("conversation store", db, "Conversations table name", conversations); err != nil {
 		return nil, err
 	}
-	return &ConversationStore{db: db, conversations: conversations}, nil
+	return &ConversationStore{db: db, conversations: conversations, now: time.Now}, nil
 }
 
 // notExistsExpr is the condition `attribute_not_exists(pk)`.
@@ -413,6 +416,7 @@ func (s *ConversationStore) SetLastMessage(ctx context.Context, m chat.Message) 
 	if err := required("set last message", "conversation id", m.ConversationID, "message id", m.MessageID); err != nil {
 		return err
 	}
+	m.Inline = false // a delivery hint, not part of the conversation's last message
 	lm, err := attributevalue.Marshal(toMessageItem(m))
 	if err != nil {
 		return fmt.Errorf("set last message of %s: marshal: %w", m.ConversationID, err)
@@ -438,4 +442,68 @@ func (s *ConversationStore) SetLastMessage(ctx context.Context, m chat.Message) 
 		return fmt.Errorf("set last message of %s to %s: %w", m.ConversationID, m.MessageID, err)
 	}
 	return nil
+}
+
+// MarkInline implements chat.ConversationStore: a small item (pk CONV#id, sk
+// INLINE#messageId) in the Conversations table, which TTL collects after
+// chat.InlineMarkTTL. One write unit; the table has no stream, so the mark costs nothing
+// downstream.
+func (s *ConversationStore) MarkInline(ctx context.Context, ref chat.MessageRef) error {
+	if err := required("mark inline", "conversation id", ref.ConversationID, "message id", ref.MessageID); err != nil {
+		return err
+	}
+	item := key(convPK(ref.ConversationID), inlineSK(ref.MessageID))
+	exp, err := attributevalue.Marshal(s.now().Add(chat.InlineMarkTTL).Unix())
+	if err != nil {
+		return fmt.Errorf("mark inline %s/%s: marshal expiry: %w", ref.ConversationID, ref.MessageID, err)
+	}
+	item[schema.AttrExpiresAt] = exp
+	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.conversations), Item: item}); err != nil {
+		return fmt.Errorf("mark inline %s/%s: %w", ref.ConversationID, ref.MessageID, err)
+	}
+	return nil
+}
+
+// InlineMarked implements chat.ConversationStore with consistent BatchGetItem reads of
+// the keys only (one request per 100 refs; a mark is under 1 KB, so each costs one read
+// unit). A mark whose TTL passed counts as absent.
+func (s *ConversationStore) InlineMarked(ctx context.Context, refs []chat.MessageRef) (map[chat.MessageRef]bool, error) {
+	seen := make(map[chat.MessageRef]bool, len(refs))
+	keys := make([]map[string]types.AttributeValue, 0, len(refs))
+	for _, r := range refs {
+		if err := required("inline marks", "conversation id", r.ConversationID, "message id", r.MessageID); err != nil {
+			return nil, err
+		}
+		if !seen[r] {
+			seen[r] = true
+			keys = append(keys, key(convPK(r.ConversationID), inlineSK(r.MessageID)))
+		}
+	}
+	marked := map[chat.MessageRef]bool{}
+	if len(keys) == 0 {
+		return marked, nil
+	}
+	items, err := batchGet(ctx, s.db, s.conversations, keys, aws.String("#pk, #sk, #exp"),
+		map[string]string{"#pk": schema.AttrPK, "#sk": schema.AttrSK, "#exp": schema.AttrExpiresAt})
+	if err != nil {
+		return nil, fmt.Errorf("read %d inline marks: %w", len(keys), err)
+	}
+	now := s.now().Unix()
+	for _, it := range items {
+		var m struct {
+			PK        string `dynamodbav:"pk"`
+			SK        string `dynamodbav:"sk"`
+			ExpiresAt int64  `dynamodbav:"expiresAt"`
+		}
+		if err := attributevalue.UnmarshalMap(it, &m); err != nil {
+			return nil, fmt.Errorf("read inline marks: unmarshal: %w", err)
+		}
+		if m.ExpiresAt != 0 && m.ExpiresAt <= now {
+			continue
+		}
+		if strings.HasPrefix(m.PK, convPrefix) && strings.HasPrefix(m.SK, inlinePrefix) {
+			marked[chat.MessageRef{ConversationID: m.PK[len(convPrefix):], MessageID: m.SK[len(inlinePrefix):]}] = true
+		}
+	}
+	return marked, nil
 }

@@ -13,6 +13,7 @@ const (
 	metaSK          = "META"
 	memberPrefix    = "MEMBER#"
 	clientMsgPrefix = "CLIENTMSG#"
+	inlinePrefix    = "INLINE#"
 	presenceSK      = "#presence"
 )
 
@@ -28,6 +29,9 @@ const (
 
 func convPK(conversationID string) string { return convPrefix + conversationID }
 func memberSK(userID string) string       { return memberPrefix + userID }
+
+// inlineSK is the sort key of a message's inline-delivery mark.
+func inlineSK(messageID string) string { return inlinePrefix + messageID }
 
 func clientMsgSK(senderID, clientMsgID string) string {
 	return clientMsgPrefix + senderID + "#" + clientMsgID
@@ -54,6 +58,7 @@ type messageItem struct {
 	Body           string `dynamodbav:"body,omitempty"`
 	CreatedAt      int64  `dynamodbav:"createdAt"`
 	ClientMsgID    string `dynamodbav:"clientMsgId,omitempty"`
+	Inline         bool   `dynamodbav:"inline,omitempty"`
 }
 
 func toMessageItem(m chat.Message) messageItem { return messageItem(m) }

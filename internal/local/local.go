@@ -122,6 +122,10 @@ type Config struct {
 	Instances int
 	// ClockSkew is the largest clock offset of an instance (with Instances above 1).
 	ClockSkew time.Duration
+	// InlineMaxMembers sets the functions' INLINE_MAX_MEMBERS: the largest conversation
+	// whose messages send pushes itself; 0 turns the inline path off (stream only). Nil
+	// keeps the functions' default (chat.DefaultInlineMaxMembers).
+	InlineMaxMembers *int
 	// Timings models the deployed path's latencies (internal/timing; `--aws-timings`):
 	// the stream mappings' 250 ms poll and a latency on every DynamoDB request, post,
 	// API Gateway hop and invocation. Default nil: no added latency.
@@ -313,6 +317,7 @@ func (m *Main) Start(ctx context.Context) error {
 		Keyspace:           m.cfg.Keyspace,
 		Instances:          m.cfg.Instances,
 		ClockSkew:          m.cfg.ClockSkew,
+		InlineMaxMembers:   m.cfg.InlineMaxMembers,
 	})
 	if err != nil {
 		return fmt.Errorf("local: %w", err)

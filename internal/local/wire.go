@@ -47,6 +47,8 @@ type WireConfig struct {
 	// Instances and ClockSkew are Config.Instances and Config.ClockSkew.
 	Instances int
 	ClockSkew time.Duration
+	// InlineMaxMembers is Config.InlineMaxMembers (nil: the functions' default).
+	InlineMaxMembers *int
 }
 
 // Env is the functions' environment for the local parts: the variables the CDK stack
@@ -61,6 +63,9 @@ func (wc WireConfig) Env() map[string]string {
 		"DYNAMODB_ENDPOINT":   wc.DynamoDBEndpoint,
 		"AUTH_MODE":           config.AuthHS256,
 		"JWT_SECRET":          string(wc.JWTSecret),
+	}
+	if wc.InlineMaxMembers != nil {
+		env["INLINE_MAX_MEMBERS"] = strconv.Itoa(*wc.InlineMaxMembers)
 	}
 	if wc.MessageStore == config.StoreKeyspaces {
 		env["TABLE_OUTBOX"] = wc.Tables[schema.OutboxID]

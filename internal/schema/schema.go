@@ -77,7 +77,8 @@ const (
 	AttrSK = "sk"
 	// AttrUserID keys the Conversations by-user index (set on member items only).
 	AttrUserID = "userId"
-	// AttrExpiresAt is the TTL attribute of Connections and Outbox.
+	// AttrExpiresAt is the TTL attribute of Connections, Outbox and Conversations (whose
+	// only expiring items are the inline delivery marks).
 	AttrExpiresAt = "expiresAt"
 	// IndexByUser is the Conversations GSI: a user's member items.
 	IndexByUser = "byUser"
@@ -94,8 +95,8 @@ var Messages = Table{
 }
 
 // Conversations holds conversation metadata, member items (with the delivered and read
-// cursors) and idempotency reservations, keyed pk = "CONV#id". The byUser index lists a
-// user's member items.
+// cursors), idempotency reservations and the inline path's delivery marks (which TTL
+// collects), keyed pk = "CONV#id". The byUser index lists a user's member items.
 var Conversations = Table{
 	ID:           ConversationsID,
 	PartitionKey: Attribute{AttrPK, String},
@@ -105,7 +106,8 @@ var Conversations = Table{
 		PartitionKey: Attribute{AttrUserID, String},
 		SortKey:      Attribute{AttrPK, String},
 	}},
-	Data: true,
+	TTLAttribute: AttrExpiresAt,
+	Data:         true,
 }
 
 // Connections holds open WebSocket connections (pk userId, sk connectionId) and one

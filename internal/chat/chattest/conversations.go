@@ -26,6 +26,7 @@ func RunConversationStoreTests(t *testing.T, newStore func(t *testing.T) chat.Co
 		{"UserConversations", testUserConversations},
 		{"SetLastMessage", testSetLastMessage},
 		{"SetLastMessageConcurrent", testSetLastMessageConcurrent},
+		{"InlineMarks", testInlineMarks},
 	})
 }
 
@@ -445,4 +446,46 @@ func testSetLastMessageConcurrent(t *testing.T, s chat.ConversationStore) {
 		t.Fatal("LastMessage = nil after concurrent sets")
 	}
 	diff(t, *got.LastMessage, msgs[len(msgs)-1], "LastMessage after concurrent sets")
+}
+
+// testInlineMarks: a mark is found once made, only for its own message, marking twice is
+// fine, and a read of many refs (more than one batch) finds exactly the marked ones.
+func testInlineMarks(t *testing.T, s chat.ConversationStore) {
+	ctx := ctxFor(t)
+	conv, other := newConv(), newConv()
+	a, b := chat.MessageRef{ConversationID: conv, MessageID: newID()}, chat.MessageRef{ConversationID: conv, MessageID: newID()}
+	got, err := s.InlineMarked(ctx, []chat.MessageRef{a, b})
+	must(t, err, "inline marks before marking")
+	diff(t, got, map[chat.MessageRef]bool{}, "marks before marking")
+	must(t, s.MarkInline(ctx, a), "mark a")
+	must(t, s.MarkInline(ctx, a), "mark a again")
+	got, err = s.InlineMarked(ctx, []chat.MessageRef{a, b, a, {ConversationID: other, MessageID: a.MessageID}})
+	must(t, err, "inline marks")
+	diff(t, got, map[chat.MessageRef]bool{a: true}, "marks after marking a")
+
+	var refs []chat.MessageRef
+	want := map[chat.MessageRef]bool{}
+	for i := range 150 {
+		r := chat.MessageRef{ConversationID: conv, MessageID: newID()}
+		refs = append(refs, r)
+		if i%7 == 0 {
+			must(t, s.MarkInline(ctx, r), "mark")
+			want[r] = true
+		}
+	}
+	got, err = s.InlineMarked(ctx, refs)
+	must(t, err, "inline marks of 150")
+	diff(t, got, want, "marks of 150")
+	if _, err := s.InlineMarked(ctx, []chat.MessageRef{{ConversationID: conv}}); err == nil {
+		t.Error("InlineMarked with an empty message id: no error")
+	}
+	if err := s.MarkInline(ctx, chat.MessageRef{MessageID: newID()}); err == nil {
+		t.Error("MarkInline with an empty conversation id: no error")
+	}
+	// The marks are not members: the conversation's members are untouched.
+	ms, err := s.Members(ctx, conv)
+	must(t, err, "members")
+	if len(ms) != 0 {
+		t.Errorf("marks show up as %d members", len(ms))
+	}
 }

@@ -18,6 +18,7 @@ type ConversationStore struct {
 	convs   map[string]chat.Conversation          // without MemberCount, which members gives
 	members map[string]map[string]chat.Membership // conversation id → user id → membership
 	byUser  map[string]map[string]chat.Membership // user id → conversation id → membership
+	inline  map[chat.MessageRef]bool              // inline delivery marks
 }
 
 var _ chat.ConversationStore = (*ConversationStore)(nil)
@@ -28,6 +29,7 @@ func NewConversationStore() *ConversationStore {
 		convs:   map[string]chat.Conversation{},
 		members: map[string]map[string]chat.Membership{},
 		byUser:  map[string]map[string]chat.Membership{},
+		inline:  map[chat.MessageRef]bool{},
 	}
 }
 
@@ -239,4 +241,33 @@ func sortedValues[V any](m map[string]V, key func(V) string) []V {
 	}
 	slices.SortFunc(out, func(a, b V) int { return strings.Compare(key(a), key(b)) })
 	return out
+}
+
+// MarkInline implements chat.ConversationStore. Marks never expire here.
+func (s *ConversationStore) MarkInline(ctx context.Context, ref chat.MessageRef) error {
+	if err := check(ctx, "mark inline", "conversation id", ref.ConversationID, "message id", ref.MessageID); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inline[ref] = true
+	return nil
+}
+
+// InlineMarked implements chat.ConversationStore.
+func (s *ConversationStore) InlineMarked(ctx context.Context, refs []chat.MessageRef) (map[chat.MessageRef]bool, error) {
+	for _, r := range refs {
+		if err := check(ctx, "inline marks", "conversation id", r.ConversationID, "message id", r.MessageID); err != nil {
+			return nil, err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	marked := map[chat.MessageRef]bool{}
+	for _, r := range refs {
+		if s.inline[r] {
+			marked[r] = true
+		}
+	}
+	return marked, nil
 }
