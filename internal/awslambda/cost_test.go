@@ -82,85 +82,125 @@ func show(n map[string]int) string {
 
 // TestRequestsPerMessage counts the AWS requests one message costs: the send route (one
 // Lambda invocation) and its fan-out (one stream record), for a direct conversation and
-// groups, each member with one open connection. docs/deploy.md derives the cost estimate
-// from these counts; the bounds below keep them from growing unnoticed.
+// groups, each member with one open connection, on the stream path alone
+// (INLINE_MAX_MEMBERS=0) and with the inline path. docs/deploy.md derives the cost
+// estimate from these counts; the bounds below keep them from growing unnoticed.
 func TestRequestsPerMessage(t *testing.T) {
-	for _, size := range []int{2, 10, 100} {
-		t.Run(fmt.Sprintf("members=%d", size), func(t *testing.T) {
-			cdb := &countingDB{API: db, n: map[string]int{}}
-			store, err := dynamo.New(cdb, tables)
-			if err != nil {
-				t.Fatal(err)
-			}
-			e := newEnv(t, chat.Options{})
-			rec := e.push
-			e.store = store
-			e.svc = chat.NewService(store, store, store, rec, chat.Options{RateLimit: -1, Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-			e.h = NewHandler(e.svc, HandlerOptions{})
-			e.stream = NewStreamHandler(e.svc, nil)
+	for _, inline := range []bool{false, true} {
+		for _, size := range []int{2, 10, 100} {
+			t.Run(fmt.Sprintf("inline=%v/members=%d", inline, size), func(t *testing.T) {
+				requestsPerMessage(t, inline, size)
+			})
+		}
+	}
+}
 
-			owner := uid("owner")
-			oc := e.connect(owner)
-			members := users(uid("m"), size-1)
-			for _, u := range members {
-				e.connect(u)
-			}
-			frame := map[string]any{"action": "createConversation", "members": members, "name": "cost"}
-			if size == 2 {
-				delete(frame, "name")
-			}
-			id := e.must(owner, oc, frame)["conversation"].(map[string]any)["conversationId"].(string)
-			// The first frame of a connection refreshes presence; measure a steady-state send.
-			e.must(owner, oc, map[string]any{"action": "heartbeat"})
-			cdb.take()
-			rec.calls.Store(0)
+func requestsPerMessage(t *testing.T, inline bool, size int) {
+	cdb := &countingDB{API: db, n: map[string]int{}}
+	store, err := dynamo.New(cdb, tables)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, chat.Options{})
+	rec := e.push
+	e.store = store
+	opts := chat.Options{RateLimit: -1, Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	if inline {
+		opts.InlineMaxMembers = chat.DefaultInlineMaxMembers
+	}
+	e.svc = chat.NewService(store, store, store, rec, opts)
+	e.h = NewHandler(e.svc, HandlerOptions{})
+	e.stream = NewStreamHandler(e.svc, nil)
 
-			ack := e.must(owner, oc, map[string]any{"action": "send", "conversationId": id, "clientMsgId": ulid.Make().String(), "body": "hello"})
-			send := cdb.take()
-			m, err := e.store.GetMessage(e.ctx, id, ack["messageId"].(string))
-			if err != nil {
-				t.Fatal(err)
-			}
-			cdb.take()
-			start := time.Now()
-			if r := e.deliver(m); len(r.BatchItemFailures) != 0 {
-				t.Fatal(r)
-			}
-			fan := cdb.take()
-			posts := rec.calls.Load()
-			t.Logf("members=%d send: %d requests (%s); fan-out: %d requests (%s), %d posts, %v",
-				size, total(send), show(send), total(fan), show(fan), posts, time.Since(start).Round(time.Millisecond))
-			if size == 2 {
-				// The recipient's delivered receipt, as the cost estimate assumes.
-				peer := members[0]
-				conns, err := e.store.Connections(e.ctx, peer, time.Now().UnixMilli())
-				if err != nil || len(conns) != 1 {
-					t.Fatal(conns, err)
-				}
-				e.must(peer, conns[0].ConnectionID, map[string]any{"action": "heartbeat"})
-				cdb.take()
-				rec.calls.Store(0)
-				e.must(peer, conns[0].ConnectionID, map[string]any{"action": "receipt", "conversationId": id, "messageId": m.MessageID, "status": "delivered"})
-				receipt := cdb.take()
-				t.Logf("members=2 delivered receipt: %d requests (%s), %d posts", total(receipt), show(receipt), rec.calls.Load())
-				if total(receipt) > 8 || rec.calls.Load() != 1 {
-					t.Errorf("receipt made %d requests (%s) and %d posts, want at most 8 and 1", total(receipt), show(receipt), rec.calls.Load())
-				}
-			}
-			if total(send) > 5 {
-				t.Errorf("send made %d DynamoDB requests, want at most 5: %s", total(send), show(send))
-			}
-			// A direct conversation's members follow from its id; a group's are one Query.
-			want := 1 + size
-			if size == 2 {
-				want = size
-			}
-			if total(fan) != want {
-				t.Errorf("fan-out made %d DynamoDB requests, want %d (members of a group + one per member): %s", total(fan), want, show(fan))
-			}
-			if posts != int64(size) {
-				t.Errorf("fan-out posted %d times, want %d", posts, size)
-			}
-		})
+	owner := uid("owner")
+	oc := e.connect(owner)
+	members := users(uid("m"), size-1)
+	for _, u := range members {
+		e.connect(u)
+	}
+	frame := map[string]any{"action": "createConversation", "members": members, "name": "cost"}
+	if size == 2 {
+		delete(frame, "name")
+	}
+	id := e.must(owner, oc, frame)["conversation"].(map[string]any)["conversationId"].(string)
+	// The first frame of a connection refreshes presence; measure a steady-state send.
+	e.must(owner, oc, map[string]any{"action": "heartbeat"})
+	cdb.take()
+	rec.calls.Store(0)
+	rec.reset()
+
+	ack := e.must(owner, oc, map[string]any{"action": "send", "conversationId": id, "clientMsgId": ulid.Make().String(), "body": "hello"})
+	send := cdb.take()
+	sendPosts := rec.calls.Load()
+	if inline {
+		if ack != nil {
+			t.Fatalf("inline: the ack came as the route response %v, want it posted", ack)
+		}
+		acks := rec.framesOf(oc, "ack")
+		if len(acks) != 1 {
+			t.Fatalf("inline: %d acks posted to the sender, want 1", len(acks))
+		}
+		ack = acks[0]
+	}
+	m, err := e.store.GetMessage(e.ctx, id, ack["messageId"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cdb.take()
+	rec.calls.Store(0)
+	start := time.Now()
+	if r := e.deliver(m); len(r.BatchItemFailures) != 0 {
+		t.Fatal(r)
+	}
+	fan := cdb.take()
+	posts := rec.calls.Load()
+	t.Logf("inline=%v members=%d send: %d requests (%s), %d posts; fan-out: %d requests (%s), %d posts, %v",
+		inline, size, total(send), show(send), sendPosts, total(fan), show(fan), posts, time.Since(start).Round(time.Millisecond))
+	if size == 2 {
+		// The recipient's delivered receipt, as the cost estimate assumes.
+		peer := members[0]
+		conns, err := e.store.Connections(e.ctx, peer, time.Now().UnixMilli())
+		if err != nil || len(conns) != 1 {
+			t.Fatal(conns, err)
+		}
+		e.must(peer, conns[0].ConnectionID, map[string]any{"action": "heartbeat"})
+		cdb.take()
+		rec.calls.Store(0)
+		e.must(peer, conns[0].ConnectionID, map[string]any{"action": "receipt", "conversationId": id, "messageId": m.MessageID, "status": "delivered"})
+		receipt := cdb.take()
+		t.Logf("members=2 delivered receipt: %d requests (%s), %d posts", total(receipt), show(receipt), rec.calls.Load())
+		// Presence refresh, the message, the cursor, the two members' connections.
+		if total(receipt) != 5 || rec.calls.Load() != 1 {
+			t.Errorf("receipt made %d requests (%s) and %d posts, want 5 and 1", total(receipt), show(receipt), rec.calls.Load())
+		}
+	}
+	if !inline {
+		if total(send) > 5 || sendPosts != 0 {
+			t.Errorf("send made %d DynamoDB requests (%s) and %d posts, want at most 5 and none", total(send), show(send), sendPosts)
+		}
+		// A direct conversation's members follow from its id; a group's are one Query.
+		want := 1 + size
+		if size == 2 {
+			want = size
+		}
+		if total(fan) != want {
+			t.Errorf("fan-out made %d DynamoDB requests, want %d (members of a group + one per member): %s", total(fan), want, show(fan))
+		}
+		if posts != int64(size) {
+			t.Errorf("fan-out posted %d times, want %d", posts, size)
+		}
+		return
+	}
+	// Inline: send does the fan-out's reads (a group's member count besides), posts the
+	// ack and the message, and writes the mark; the fan-out reads the mark, nothing else.
+	want := 5 + 1 + size // stream-path send, the mark, the connections
+	if size != 2 {
+		want += 2 // the group's META (member count) and members
+	}
+	if total(send) != want || sendPosts != int64(size+1) {
+		t.Errorf("inline send made %d requests (%s) and %d posts, want %d and %d", total(send), show(send), sendPosts, want, size+1)
+	}
+	if total(fan) != 1 || fan["BatchGetItem"] != 1 || posts != 0 {
+		t.Errorf("fan-out of an inline-delivered message made %d requests (%s) and %d posts, want one BatchGetItem and none", total(fan), show(fan), posts)
 	}
 }

@@ -292,6 +292,9 @@ func (e *env) deliver(msgs ...chat.Message) events.DynamoDBEventResponse {
 			"createdAt":      events.NewNumberAttribute(fmt.Sprint(m.CreatedAt)),
 			"clientMsgId":    events.NewStringAttribute(m.ClientMsgID),
 		}
+		if m.Inline {
+			r.Change.NewImage["inline"] = events.NewBooleanAttribute(true)
+		}
 		ev.Records = append(ev.Records, r)
 	}
 	resp, err := e.stream.Handle(e.ctx, ev)

@@ -212,7 +212,10 @@ func (d *Deliverer) Prefetch(ctx context.Context, msgs []Message) {
 }
 
 // inlineDone reports whether the inline path finished m (only a message it was to
-// deliver can have a mark).
+// deliver can have a mark). A message without a mark that is younger than InlineGrace may
+// still be in the inline path's hands: it waits until the message is that old, then reads
+// the batch's missing marks again (one read), so a record that overtook its send is not
+// delivered twice.
 func (d *Deliverer) inlineDone(ctx context.Context, m Message) bool {
 	if !m.Inline {
 		return false
@@ -221,6 +224,26 @@ func (d *Deliverer) inlineDone(ctx context.Context, m Message) bool {
 	if !d.fetched[r] {
 		d.Prefetch(ctx, []Message{m})
 	}
+	if d.marked[r] {
+		return true
+	}
+	wait := time.UnixMilli(m.CreatedAt).Add(InlineGrace).Sub(d.s.opts.Now())
+	if wait <= 0 || !d.fetched[r] {
+		return false
+	}
+	select {
+	case <-d.s.opts.After(wait):
+	case <-ctx.Done():
+		return false
+	}
+	var missing []Message
+	for ref, ok := range d.marked {
+		if !ok {
+			missing = append(missing, Message{ConversationID: ref.ConversationID, MessageID: ref.MessageID, Inline: true})
+			delete(d.fetched, ref)
+		}
+	}
+	d.Prefetch(ctx, missing)
 	return d.marked[r]
 }
 

@@ -33,6 +33,14 @@ import (
 // 10 minutes), or never. An hour leaves margin; the store's TTL then collects the mark.
 const InlineMarkTTL = time.Hour
 
+// InlineGrace is how long after a message's creation the stream fan-out waits for its
+// mark before delivering it itself. On AWS a stream record reaches the fan-out 0 to
+// 250 ms after the write, and the inline path usually marks within tens of milliseconds
+// of it; locally, without --aws-timings, the record comes at once. The grace covers the
+// inline path's retries (PushAttempts with 25, 50, 100 ms backoff) and delays the stream's
+// delivery of a message the inline path did not finish by at most this much.
+const InlineGrace = 500 * time.Millisecond
+
 // inlinePlan is a Send that will push its message itself: the members, being read while
 // the message is stored.
 type inlinePlan struct {

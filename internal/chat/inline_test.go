@@ -323,3 +323,47 @@ func diff(t *testing.T, got, want any, what string) {
 		t.Errorf("%s (-want +got):\n%s", what, d)
 	}
 }
+
+// A stream record that overtakes its send (no mark yet) waits out InlineGrace, reads the
+// mark again and then skips the message; with no mark by then it delivers.
+func TestStreamWaitsForTheInlineMark(t *testing.T) {
+	for _, markMeanwhile := range []bool{true, false} {
+		t.Run(fmt.Sprint("marked meanwhile=", markMeanwhile), func(t *testing.T) {
+			var f *fixture
+			var m chat.Message
+			var waited []time.Duration
+			f = newFixture(t, setup{opts: chat.Options{InlineMaxMembers: 2, After: func(d time.Duration) <-chan time.Time {
+				waited = append(waited, d)
+				if markMeanwhile {
+					must(t, f.store.MarkInline(f.ctx, chat.MessageRef{ConversationID: m.ConversationID, MessageID: m.MessageID}), "mark")
+				}
+				f.clock.Advance(d)
+				return closedTime
+			}}})
+			f.connect("alice")
+			bob := f.connect("bob")
+			dm := f.dm("alice", "bob")
+			// A message flagged Inline whose send has not marked it (yet).
+			now := f.clock.Now()
+			m = chat.Message{ConversationID: dm, MessageID: f.ids.New(now), SenderID: "alice", Body: "hi", CreatedAt: now.UnixMilli(), Inline: true}
+			must(t, f.store.PutMessage(f.ctx, m), "put")
+			f.clock.Advance(100 * time.Millisecond)
+			f.push.Reset()
+			d := f.svc.NewDeliverer()
+			d.Prefetch(f.ctx, []chat.Message{m})
+			must(t, d.Deliver(f.ctx, m), "deliver")
+			diff(t, waited, []time.Duration{chat.InlineGrace - 100*time.Millisecond}, "waits")
+			want := []string{chat.TypeMessage}
+			if markMeanwhile {
+				want = nil
+			}
+			diff(t, f.frameTypes(bob.ConnectionID), want, "frames to bob")
+
+			// An old record does not wait.
+			waited = nil
+			f.push.Reset()
+			must(t, f.svc.NewDeliverer().Deliver(f.ctx, m), "deliver again")
+			diff(t, waited, []time.Duration(nil), "waits for an old record")
+		})
+	}
+}

@@ -3,6 +3,7 @@ package chat
 import (
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"context"
@@ -232,6 +233,10 @@ func (s *Service) sendTarget(ctx context.Context, c Caller, in SendInput) (strin
 // Receipt moves the caller's delivered (and, for read, read) cursor forward to messageID
 // and, when it moved in a conversation of at most MaxReceiptFanout members, tells every
 // member's other connections.
+//
+// In a direct conversation the message's existence proves the conversation's, and its
+// members (the caller among them, or not) follow from its id: no membership or member
+// read. In a group the membership and the message are read at once.
 func (s *Service) Receipt(ctx context.Context, c Caller, conversationID, messageID, status string) (ReceiptFrame, error) {
 	if err := validConversationID(conversationID); err != nil {
 		return ReceiptFrame{}, err
@@ -242,14 +247,34 @@ func (s *Service) Receipt(ctx context.Context, c Caller, conversationID, message
 	if status != StatusDelivered && status != StatusRead {
 		return ReceiptFrame{}, Errorf(CodeBadRequest, "status must be \"delivered\" or \"read\"")
 	}
-	if _, err := s.requireMember(ctx, conversationID, c.UserID); err != nil {
-		return ReceiptFrame{}, err
-	}
-	if _, err := s.messages.GetMessage(ctx, conversationID, messageID); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return ReceiptFrame{}, Errorf(CodeNotFound, "no message %q in %q", messageID, conversationID)
+	a, b, direct := DirectMembers(conversationID)
+	if direct && c.UserID != a && c.UserID != b {
+		// Not a member, whether or not the conversation exists (as requireMember answers).
+		if _, err := s.requireMember(ctx, conversationID, c.UserID); err != nil {
+			return ReceiptFrame{}, err
 		}
-		return ReceiptFrame{}, fmt.Errorf("read message %s/%s: %w", conversationID, messageID, err)
+		return ReceiptFrame{}, Errorf(CodeForbidden, "you are not a member of %q", conversationID)
+	}
+	// Both reads at once; the membership's answer comes first, so a non-member learns
+	// nothing of the messages.
+	var memberErr, msgErr error
+	var wg sync.WaitGroup
+	if !direct {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, memberErr = s.requireMember(ctx, conversationID, c.UserID)
+		}()
+	}
+	_, msgErr = s.messages.GetMessage(ctx, conversationID, messageID)
+	wg.Wait()
+	switch {
+	case memberErr != nil:
+		return ReceiptFrame{}, memberErr
+	case errors.Is(msgErr, ErrNotFound):
+		return ReceiptFrame{}, Errorf(CodeNotFound, "no message %q in %q", messageID, conversationID)
+	case msgErr != nil:
+		return ReceiptFrame{}, fmt.Errorf("read message %s/%s: %w", conversationID, messageID, msgErr)
 	}
 	moved, err := s.messages.AdvanceCursor(ctx, conversationID, c.UserID, StatusDelivered, messageID)
 	if err != nil {
@@ -262,15 +287,27 @@ func (s *Service) Receipt(ctx context.Context, c Caller, conversationID, message
 	}
 	ev := ReceiptFrame{Type: TypeReceipt, ConversationID: conversationID, UserID: c.UserID, Status: status, UpTo: messageID, At: s.now()}
 	if moved {
-		conv, err := s.conversations.GetConversation(ctx, conversationID)
-		if err == nil && conv.MemberCount <= MaxReceiptFanout {
-			if members, err := s.memberIDs(ctx, conversationID); err == nil {
-				s.broadcast(ctx, members, c.ConnectionID, ev)
-			}
+		if members, ok := s.receiptAudience(ctx, conversationID); ok {
+			s.broadcast(ctx, members, c.ConnectionID, ev)
 		}
 	}
 	ev.RequestID = c.RequestID
 	return ev, nil
+}
+
+// receiptAudience returns the members a receipt event goes to: everyone, in a
+// conversation of at most MaxReceiptFanout members. Receipt events are best effort, so a
+// failed read only means none is pushed.
+func (s *Service) receiptAudience(ctx context.Context, conversationID string) ([]string, bool) {
+	if a, b, direct := DirectMembers(conversationID); direct {
+		return []string{a, b}, true
+	}
+	conv, err := s.conversations.GetConversation(ctx, conversationID)
+	if err != nil || conv.MemberCount > MaxReceiptFanout {
+		return nil, false
+	}
+	members, err := s.memberIDs(ctx, conversationID)
+	return members, err == nil
 }
 
 // History returns a page of the conversation, newest first, with the status of the
