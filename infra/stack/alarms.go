@@ -12,6 +12,9 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/metrics"
 )
 
 // Alarm thresholds.
@@ -20,12 +23,29 @@ const (
 	IteratorAgeAlarmMillis = 60_000
 	// APIErrorAlarmCount: API Gateway execution and integration errors in 5 minutes.
 	APIErrorAlarmCount = 5
+	// StreamLagAlarmMillis: the stream path's delivery lag p99 (DeliveryLag, Path
+	// stream, internal/metrics) in a minute. Normally that path takes a stream poll
+	// (Lambda polls a shard four times a second: up to 250 ms), a batch, the members'
+	// and connections' reads and a post of ~15 ms: a few hundred ms at p99
+	// (docs/benchmarks.md: up to 350 ms under the AWS timing model). 2 s is several
+	// times that, the point where chat stops feeling live, and it fires long before
+	// the iterator-age alarm (60 s): fan-out is falling behind (throttled, slow
+	// Management API, retried batches) while nothing is lost yet.
+	StreamLagAlarmMillis = 2000
+	// StreamLagAlarmPeriods and StreamLagAlarmDatapoints: the lag alarm fires when 3
+	// of the last 5 one-minute periods breach. CloudWatch recommends "M out of N"
+	// alarms on embedded-metric-format metrics from Lambda (their log delivery can put
+	// a datapoint late or split it), and one slow minute (a cold start, one retried
+	// batch) is not an incident.
+	StreamLagAlarmPeriods    = 5
+	StreamLagAlarmDatapoints = 3
 )
 
 // newAlarms creates the alarm topic (with the e-mail subscription, if configured) and the
 // alarms: fan-out errors, iterator age, on-failure queue depth, throttles of any
-// function, errors of the route functions, and the API's execution/integration errors.
-func newAlarms(s awscdk.Stack, p *Props, st *Stack, dlq awssqs.Queue) {
+// function, errors of the route functions, the API's execution/integration errors, and
+// the stream path's delivery lag. It returns the alarms, the lag alarm first.
+func newAlarms(s awscdk.Stack, p *Props, st *Stack, dlq awssqs.Queue) []awscloudwatch.Alarm {
 	topic := awssns.NewTopic(s, jsii.String("AlarmTopic"), &awssns.TopicProps{
 		DisplayName: jsii.String("Parley " + p.Stage + " alarms"),
 		EnforceSSL:  jsii.Bool(true),
@@ -36,18 +56,34 @@ func newAlarms(s awscdk.Stack, p *Props, st *Stack, dlq awssqs.Queue) {
 	action := awscloudwatchactions.NewSnsAction(topic)
 	five := awscdk.Duration_Minutes(jsii.Number(5))
 	one := awscdk.Duration_Minutes(jsii.Number(1))
-	alarm := func(id, desc string, m awscloudwatch.IMetric, threshold float64, periods int) {
-		a := awscloudwatch.NewAlarm(s, jsii.String(id), &awscloudwatch.AlarmProps{
+	var alarms []awscloudwatch.Alarm
+	// alarmOf's alarm fires when datapoints of the last periods breach (0: all of them).
+	alarmOf := func(id, desc string, m awscloudwatch.IMetric, threshold float64, periods, datapoints int) {
+		props := &awscloudwatch.AlarmProps{
 			AlarmDescription:   jsii.String(desc),
 			Metric:             m,
 			Threshold:          jsii.Number(threshold),
 			EvaluationPeriods:  jsii.Number(float64(periods)),
 			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
 			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-		})
+		}
+		if datapoints > 0 {
+			props.DatapointsToAlarm = jsii.Number(float64(datapoints))
+		}
+		a := awscloudwatch.NewAlarm(s, jsii.String(id), props)
 		a.AddAlarmAction(action)
 		a.AddOkAction(action)
+		alarms = append(alarms, a)
 	}
+	alarm := func(id, desc string, m awscloudwatch.IMetric, threshold float64, periods int) {
+		alarmOf(id, desc, m, threshold, periods, 0)
+	}
+
+	// No traffic means no datapoints, which is not lag: missing data does not breach.
+	alarmOf("StreamDeliveryLagAlarm",
+		fmt.Sprintf("Stream-path delivery lag p99 at or above %d ms in %d of %d minutes: messages reach recipients late (docs/deploy.md, Metrics and dashboard)",
+			StreamLagAlarmMillis, StreamLagAlarmDatapoints, StreamLagAlarmPeriods),
+		deliveryMetric(p, metrics.DeliveryLag, chat.PathStream, "p99", ""), StreamLagAlarmMillis, StreamLagAlarmPeriods, StreamLagAlarmDatapoints)
 
 	fanout := st.Functions["fanout"]
 	alarm("FanoutErrorsAlarm", "The fan-out function failed (messages may be delayed until retried)",
@@ -107,6 +143,7 @@ func newAlarms(s awscdk.Stack, p *Props, st *Stack, dlq awssqs.Queue) {
 	awscdk.NewCfnOutput(s, jsii.String("AlarmTopicArn"), &awscdk.CfnOutputProps{
 		Value: topic.TopicArn(), Description: jsii.String("SNS topic of every alarm: subscribe pagers or chat hooks here"),
 	})
+	return alarms
 }
 
 // newOutputs exports what a deployer needs: the WebSocket URL, the Management API

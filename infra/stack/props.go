@@ -3,6 +3,7 @@ package stack
 import (
 	"github.com/parleychat/parley/internal/topology"
 
+	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/schema"
 
 	"errors"
@@ -100,6 +101,11 @@ type Props struct {
 	// `parley local`'s Management API as the Lambda containers reach it. Default
 	// "http://host.docker.internal:8080". Ignored elsewhere (the stage's callback URL is used).
 	ManagementEndpoint string
+	// InlineMaxMembers is the functions' INLINE_MAX_MEMBERS: the largest conversation
+	// whose messages send pushes itself right after storing them (the inline path); 0
+	// turns the inline path off. 0 to chat.MaxGroupMembers; nil means
+	// chat.DefaultInlineMaxMembers (a pointer, since 0 is a setting, not the default).
+	InlineMaxMembers *int
 }
 
 // Throttle is a steady-state rate (requests per second) and a burst.
@@ -159,6 +165,10 @@ func (p *Props) Validate() error {
 	if p.Target != TargetAWS {
 		p.DestroyData = true
 	}
+	if p.InlineMaxMembers == nil {
+		n := chat.DefaultInlineMaxMembers
+		p.InlineMaxMembers = &n
+	}
 
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
@@ -211,6 +221,9 @@ func (p *Props) Validate() error {
 	if !strings.HasPrefix(p.ManagementEndpoint, "http://") && !strings.HasPrefix(p.ManagementEndpoint, "https://") {
 		bad("managementEndpoint %q: want an http:// or https:// URL", p.ManagementEndpoint)
 	}
+	if n := *p.InlineMaxMembers; n < 0 || n > chat.MaxGroupMembers {
+		bad("inlineMaxMembers %d: want 0 (inline path off) to %d (the largest group)", n, chat.MaxGroupMembers)
+	}
 	if err := checkBootstraps(p.FunctionsDir, p.functions()); err != nil {
 		errs = append(errs, err)
 	}
@@ -246,7 +259,7 @@ func checkBootstraps(dir string, names []string) error {
 // `cdk synth -c key=value`): stage, target, functionsDir, authMode, jwtSecretArn,
 // oidcIssuer, oidcAudience, messageStore, keyspaceName, logRetentionDays, logLevel,
 // alarmEmail, destroyData, skipApiGatewayAccountRole, throttleRate, throttleBurst,
-// managementEndpoint.
+// managementEndpoint, inlineMaxMembers.
 func PropsFromContext(node interface{ TryGetContext(*string) interface{} }) (Props, error) {
 	var errs []error
 	str := func(k string) string {
@@ -278,6 +291,19 @@ func PropsFromContext(node interface{ TryGetContext(*string) interface{} }) (Pro
 		}
 		return f
 	}
+	// integer is nil when k is not set.
+	integer := func(k string) *int {
+		s := str(k)
+		if s == "" {
+			return nil
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("context %s=%q: want a whole number", k, s))
+			return nil
+		}
+		return &n
+	}
 	p := Props{
 		Stage:                     str("stage"),
 		Target:                    str("target"),
@@ -295,6 +321,7 @@ func PropsFromContext(node interface{ TryGetContext(*string) interface{} }) (Pro
 		SkipAPIGatewayAccountRole: boolean("skipApiGatewayAccountRole"),
 		Throttle:                  Throttle{Rate: number("throttleRate"), Burst: number("throttleBurst")},
 		ManagementEndpoint:        str("managementEndpoint"),
+		InlineMaxMembers:          integer("inlineMaxMembers"),
 	}
 	return p, errors.Join(errs...)
 }

@@ -1,10 +1,13 @@
 package stack
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/parleychat/parley/internal/chat"
 )
 
 func TestValidateDefaults(t *testing.T) {
@@ -14,8 +17,14 @@ func TestValidateDefaults(t *testing.T) {
 	}
 	if p.Stage != "prod" || p.Target != TargetAWS || p.AuthMode != AuthHS256 || p.MessageStore != StoreDynamoDB ||
 		p.LogRetentionDays != 30 || p.LogLevel != "info" || p.Throttle != (Throttle{500, 1000}) || p.DestroyData ||
-		p.KeyspaceName != "parley_prod" {
+		p.KeyspaceName != "parley_prod" || p.InlineMaxMembers == nil || *p.InlineMaxMembers != chat.DefaultInlineMaxMembers {
 		t.Errorf("defaults: %+v", p)
+	}
+	// 0 is a setting (the inline path off), not the default.
+	off := 0
+	z := Props{FunctionsDir: functionsDir, InlineMaxMembers: &off}
+	if err := z.Validate(); err != nil || *z.InlineMaxMembers != 0 {
+		t.Errorf("inlineMaxMembers 0: %v, %v", err, *z.InlineMaxMembers)
 	}
 	l := Props{FunctionsDir: functionsDir, Target: TargetLocalStack, Stage: "dev-1"}
 	if err := l.Validate(); err != nil {
@@ -49,6 +58,8 @@ func TestValidateRejects(t *testing.T) {
 		{"email", func(p *Props) { p.AlarmEmail = "ops" }, `alarmEmail "ops"`},
 		{"throttle", func(p *Props) { p.Throttle = Throttle{Rate: 10} }, "throttle rate and burst"},
 		{"management endpoint", func(p *Props) { p.ManagementEndpoint = "localhost:8080" }, "managementEndpoint"},
+		{"negative inline max members", func(p *Props) { n := -1; p.InlineMaxMembers = &n }, "inlineMaxMembers -1"},
+		{"inline max members above the largest group", func(p *Props) { n := chat.MaxGroupMembers + 1; p.InlineMaxMembers = &n }, fmt.Sprintf("inlineMaxMembers %d", chat.MaxGroupMembers+1)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := Props{FunctionsDir: functionsDir}
@@ -122,3 +133,51 @@ func TestPropsFromContext(t *testing.T) {
 		t.Errorf("bad context values: %v", err)
 	}
 }
+
+func TestInlineMaxMembersFromContext(t *testing.T) {
+	for _, tc := range []struct {
+		value any
+		want  *int
+		err   string
+	}{
+		{nil, nil, ""}, // unset: Validate applies chat.DefaultInlineMaxMembers
+		{"0", ptr(0), ""},
+		{"25", ptr(25), ""},
+		{float64(40), ptr(40), ""}, // a number in cdk.json
+		{" 7 ", ptr(7), ""},
+		{"ten", nil, `context inlineMaxMembers="ten": want a whole number`},
+		{"2.5", nil, `context inlineMaxMembers="2.5": want a whole number`},
+		{float64(2.5), nil, "want a whole number"},
+	} {
+		t.Run(fmt.Sprint(tc.value), func(t *testing.T) {
+			c := fakeContext{}
+			if tc.value != nil {
+				c["inlineMaxMembers"] = tc.value
+			}
+			p, err := PropsFromContext(c)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Errorf("error %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (p.InlineMaxMembers == nil) != (tc.want == nil) || (tc.want != nil && *p.InlineMaxMembers != *tc.want) {
+				t.Errorf("InlineMaxMembers = %v, want %v", p.InlineMaxMembers, tc.want)
+			}
+		})
+	}
+	// A value that parses but is out of range is refused by Validate (New), before synth.
+	p, err := PropsFromContext(fakeContext{"inlineMaxMembers": "-3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.FunctionsDir = functionsDir
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "inlineMaxMembers -3") {
+		t.Errorf("Validate() = %v, want inlineMaxMembers -3 refused", err)
+	}
+}
+
+func ptr(n int) *int { return &n }

@@ -1,19 +1,23 @@
 // Package stack is Parley's CDK stack: the DynamoDB tables (built from internal/schema),
 // the Go Lambdas (prebuilt linux/arm64 bootstraps), the API Gateway WebSocket API with its
-// REQUEST authorizer, the stream fan-out mappings, least-privilege roles, alarms and
-// outputs. Optionally the Keyspaces message store, and LocalStack variants.
+// REQUEST authorizer, the stream fan-out mappings, least-privilege roles, alarms, the
+// CloudWatch dashboard and outputs. Optionally the Keyspaces message store, and LocalStack
+// variants.
 package stack
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/parleychat/parley/internal/metrics"
 	"github.com/parleychat/parley/internal/schema"
 )
 
@@ -29,6 +33,8 @@ type Stack struct {
 	// API is nil on TargetLocalStackHybrid.
 	API   awsapigatewayv2.WebSocketApi
 	Stage awsapigatewayv2.WebSocketStage
+	// Dashboard is nil on the LocalStack targets.
+	Dashboard awscloudwatch.Dashboard
 }
 
 // New validates props and builds the stack. It fails, naming `make build`, when a
@@ -57,9 +63,12 @@ func New(scope constructs.Construct, id string, props Props) (*Stack, error) {
 	s.Tables = tables
 
 	env := map[string]*string{
-		"MESSAGE_STORE": jsii.String(p.MessageStore),
-		"AUTH_MODE":     jsii.String(p.AuthMode),
-		"LOG_LEVEL":     jsii.String(p.LogLevel),
+		"MESSAGE_STORE":      jsii.String(p.MessageStore),
+		"AUTH_MODE":          jsii.String(p.AuthMode),
+		"LOG_LEVEL":          jsii.String(p.LogLevel),
+		"INLINE_MAX_MEMBERS": jsii.String(strconv.Itoa(*p.InlineMaxMembers)),
+		// The functions' EMF metrics go to this stage's own namespace (internal/metrics).
+		metrics.EnvNamespace: jsii.String(metrics.StageNamespace(p.Stage)),
 	}
 	envNames := map[string]string{
 		schema.MessagesID:      "TABLE_MESSAGES",
@@ -124,7 +133,13 @@ func New(scope constructs.Construct, id string, props Props) (*Stack, error) {
 	if s.API != nil {
 		wireRoutes(s.Stack, p, s.API, s.Stage, s.Functions)
 	}
-	newAlarms(s.Stack, p, s, dlq)
+	alarms := newAlarms(s.Stack, p, s, dlq)
+	if p.Target == TargetAWS {
+		s.Dashboard = newDashboard(s.Stack, p, s, dlq, alarms)
+		awscdk.NewCfnOutput(s.Stack, jsii.String("DashboardName"), &awscdk.CfnOutputProps{
+			Value: s.Dashboard.DashboardName(), Description: jsii.String("CloudWatch dashboard of this stage: delivery lag, posts, fan-out, functions, API"),
+		})
+	}
 	newOutputs(s.Stack, p, s, secret, dlq)
 	suppress(s)
 	return s, nil

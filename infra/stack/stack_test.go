@@ -170,9 +170,12 @@ func TestTablesRetention(t *testing.T) {
 	t.Run("destroyData", func(t *testing.T) { check(t, altVariant(t), "Delete") })
 }
 
-// altVariant: OIDC auth, an alarm e-mail, destroyData, no account-wide logging role.
+// altVariant: OIDC auth, an alarm e-mail, destroyData, no account-wide logging role, the
+// inline path off.
 func altVariant(t *testing.T) *synthesized {
 	return variant(t, "alt", func(p *Props) {
+		off := 0
+		p.InlineMaxMembers = &off
 		p.Stage = "dev"
 		p.AuthMode = AuthOIDC
 		p.OIDCIssuer = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example"
