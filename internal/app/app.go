@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -71,11 +72,23 @@ func AWSConfig(ctx context.Context, cfg config.Config) (aws.Config, error) {
 	return c, nil
 }
 
-// DynamoDB returns a DynamoDB client for cfg, with the endpoint override when set.
+// DynamoDB returns a DynamoDB client for cfg, with the endpoint override when set. Its
+// HTTP pool keeps as many idle connections as one call reads in parallel (fan-out and the
+// inline path read up to 64 members' connections at once; the SDK's default keeps 10, so
+// most of those requests would open a new TLS connection and close it afterwards).
 func DynamoDB(awsCfg aws.Config, cfg config.Config) *dynamodb.Client {
+	conns := max(cfg.PushConcurrency, 64)
+	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConns = 2 * conns
+		t.MaxIdleConnsPerHost = conns
+	})
 	return dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
 		if cfg.DynamoDBEndpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint)
+		}
+		// Unless the caller brought its own client: the SDK's default is a BuildableClient.
+		if _, dflt := awsCfg.HTTPClient.(*awshttp.BuildableClient); dflt || awsCfg.HTTPClient == nil {
+			o.HTTPClient = httpClient
 		}
 	})
 }

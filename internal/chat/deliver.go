@@ -173,9 +173,11 @@ func (s *Service) broadcast(ctx context.Context, users []string, exclude string,
 
 // Deliverer fans stored messages out to members' connections: the stream path. One
 // Deliverer serves one stream batch: it caches each conversation's members and the
-// batch's inline marks.
+// batch's inline marks. It is safe for concurrent use (records of different
+// conversations are delivered in parallel).
 type Deliverer struct {
 	s       *Service
+	mu      sync.Mutex
 	members map[string][]string
 	marked  map[MessageRef]bool // the inline marks read by Prefetch
 	fetched map[MessageRef]bool // the refs Prefetch looked up
@@ -191,12 +193,14 @@ func (s *Service) NewDeliverer() *Deliverer {
 // read each. A failed read is logged and leaves the marks unknown: Deliver then reads
 // each mark itself.
 func (d *Deliverer) Prefetch(ctx context.Context, msgs []Message) {
+	d.mu.Lock()
 	var refs []MessageRef
 	for _, m := range msgs {
 		if r := (MessageRef{m.ConversationID, m.MessageID}); m.Inline && !d.fetched[r] {
 			refs = append(refs, r)
 		}
 	}
+	d.mu.Unlock()
 	if len(refs) == 0 {
 		return
 	}
@@ -205,10 +209,19 @@ func (d *Deliverer) Prefetch(ctx context.Context, msgs []Message) {
 		d.s.log.WarnContext(ctx, "read inline marks of a batch", "messages", len(refs), "err", err)
 		return
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	for _, r := range refs {
 		d.fetched[r] = true
-		d.marked[r] = marked[r]
+		d.marked[r] = d.marked[r] || marked[r]
 	}
+}
+
+// mark returns what is known of r's mark: whether it was looked up, and found.
+func (d *Deliverer) mark(r MessageRef) (fetched, marked bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.fetched[r], d.marked[r]
 }
 
 // inlineDone reports whether the inline path finished m (only a message it was to
@@ -221,14 +234,15 @@ func (d *Deliverer) inlineDone(ctx context.Context, m Message) bool {
 		return false
 	}
 	r := MessageRef{m.ConversationID, m.MessageID}
-	if !d.fetched[r] {
+	if fetched, _ := d.mark(r); !fetched {
 		d.Prefetch(ctx, []Message{m})
 	}
-	if d.marked[r] {
+	fetched, marked := d.mark(r)
+	if marked {
 		return true
 	}
 	wait := time.UnixMilli(m.CreatedAt).Add(InlineGrace).Sub(d.s.opts.Now())
-	if wait <= 0 || !d.fetched[r] {
+	if wait <= 0 || !fetched {
 		return false
 	}
 	select {
@@ -236,6 +250,7 @@ func (d *Deliverer) inlineDone(ctx context.Context, m Message) bool {
 	case <-ctx.Done():
 		return false
 	}
+	d.mu.Lock()
 	var missing []Message
 	for ref, ok := range d.marked {
 		if !ok {
@@ -243,8 +258,10 @@ func (d *Deliverer) inlineDone(ctx context.Context, m Message) bool {
 			delete(d.fetched, ref)
 		}
 	}
+	d.mu.Unlock()
 	d.Prefetch(ctx, missing)
-	return d.marked[r]
+	_, marked = d.mark(r)
+	return marked
 }
 
 // Deliver pushes m to every open connection of every member, the sender's included,
@@ -286,18 +303,23 @@ func (d *Deliverer) deliver(ctx context.Context, m Message) error {
 // them. A direct conversation's two members follow from its id and never change: no read
 // of its member items.
 func (d *Deliverer) membersOf(ctx context.Context, conversationID string) ([]string, error) {
-	if members, ok := d.members[conversationID]; ok {
+	d.mu.Lock()
+	members, ok := d.members[conversationID]
+	d.mu.Unlock()
+	if ok {
 		return members, nil
 	}
 	if a, b, direct := DirectMembers(conversationID); direct {
-		d.members[conversationID] = []string{a, b}
-		return d.members[conversationID], nil
+		members = []string{a, b}
+	} else {
+		var err error
+		if members, err = d.s.memberIDs(ctx, conversationID); err != nil {
+			return nil, err
+		}
 	}
-	members, err := d.s.memberIDs(ctx, conversationID)
-	if err != nil {
-		return nil, err
-	}
+	d.mu.Lock()
 	d.members[conversationID] = members
+	d.mu.Unlock()
 	return members, nil
 }
 

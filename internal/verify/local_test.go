@@ -17,6 +17,7 @@ import (
 	"github.com/parleychat/parley/internal/faults"
 	"github.com/parleychat/parley/internal/local"
 	"github.com/parleychat/parley/internal/local/localtest"
+	"github.com/parleychat/parley/internal/timing"
 	"github.com/parleychat/parley/internal/verify"
 )
 
@@ -138,6 +139,33 @@ func TestVerifyUnderChaos(t *testing.T) {
 	// run must still have been a run under faults.
 	if rep.Acked < 200 || total < 100 || kinds < len(faults.Kinds)-3 {
 		t.Fatalf("the run proves too little: %d acked, %d faults of %d kinds", rep.Acked, total, kinds)
+	}
+}
+
+// TestVerifyFastPathUnderChaos: the same check with AWS's timing model (the stream
+// mappings' 250 ms poll, so the inline path delivers most messages and the stream only
+// what it did not finish) and every kind of fault; smaller, to keep make test short.
+func TestVerifyFastPathUnderChaos(t *testing.T) {
+	t.Parallel()
+	spec, err := faults.Parse("chaos")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := localtest.Start(t, local.Config{JWTSecret: secret, Faults: spec, Timings: timing.AWS()})
+	cfg := config(m, 16, 20*time.Second)
+	cfg.Rate, cfg.Drops, cfg.Offline, cfg.Drain = 15, 3, 3*time.Second, 10*time.Second
+	rep, err := verify.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	_ = rep.WriteText(&text)
+	t.Logf("%s\nfaults injected: %v", text.String(), m.Faults())
+	if rep.Violations() != 0 {
+		t.Fatalf("violations under chaos with AWS timings:\n%s", text.String())
+	}
+	if rep.Acked < 100 {
+		t.Fatalf("the run proves too little: %d acked", rep.Acked)
 	}
 }
 
