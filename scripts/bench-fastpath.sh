@@ -5,6 +5,7 @@
 #
 #   scripts/bench-fastpath.sh              # every scenario, 20 s each (about 8 minutes)
 #   DURATION=10s SCENARIOS="dm20 group100" scripts/bench-fastpath.sh
+#   MODES="inline500" SCENARIOS=group500 scripts/bench-fastpath.sh   # --inline-max-members 500
 #
 # Scenarios: dm20 (DM, 20 msg/s), dm100 (DM, 100 msg/s), group10 (groups of 10, 10 msg/s),
 # group100 (a group of 100, 5 msg/s), group500 (a group of 500, 1 msg/s). Everything
@@ -39,8 +40,12 @@ args_of() {
 }
 
 for mode in $MODES; do
-	inline=()
-	[ "$mode" = stream ] && inline=(--inline-max-members 0)
+	case $mode in
+	stream) inline=(--inline-max-members 0) ;;
+	inline) inline=() ;;
+	inline[0-9]*) inline=(--inline-max-members "${mode#inline}") ;;
+	*) echo "unknown mode $mode (stream, inline, inlineN)" >&2; exit 2 ;;
+	esac
 	"$work/parley" local --addr "127.0.0.1:$PORT" --aws-timings "${inline[@]}" >"$work/local-$mode.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 100); do
