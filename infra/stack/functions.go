@@ -72,9 +72,10 @@ var Access = map[string]access{
 	"connect":    {Tables: routeBase, Push: true},
 	"disconnect": {Tables: routeBase, Push: true},
 	"presence":   {Tables: routeBase, Push: true},
-	// send: the idempotency reservation and the last-message summary live in
-	// Conversations (conditional PutItem/UpdateItem), a direct conversation is created on
-	// first use; the message is a PutItem. typing only reads.
+	// send: the idempotency reservation, the last-message summary and the inline delivery
+	// mark live in Conversations (PutItem/UpdateItem), a direct conversation is created on
+	// first use; the message is a PutItem; the inline path reads members and connections
+	// and posts. typing only reads.
 	"send": {Tables: with(routeBase, schema.ConversationsID, []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"}),
 		Messages: []string{"dynamodb:PutItem"}, Keyspaces: "write", Outbox: true, Push: true},
 	// receipt: checks the message exists, moves the member's cursor (UpdateItem; with
@@ -86,8 +87,8 @@ var Access = map[string]access{
 	// conversations, createConversation, addMembers, leave: member and meta items
 	// (conditional puts, counters, deletes); unread counts query Messages.
 	"conversations": {Tables: with(routeBase, schema.ConversationsID, ddbRW), Messages: []string{"dynamodb:Query"}, Keyspaces: "read", Push: true},
-	// fanout: members of a conversation, their connections (deleting gone ones), and the
-	// lapsed-presence record (RecordLapse: conditional PutItem). Stream reads are granted
+	// fanout: the inline marks (Conversations BatchGetItem), members of a conversation,
+	// their connections (deleting gone ones), and the lapsed-presence record (RecordLapse: conditional PutItem). Stream reads are granted
 	// by the event source mappings.
 	"fanout": {Tables: routeBase, Push: true},
 }

@@ -26,11 +26,14 @@ type SendInput struct {
 // clientMsgId): a resend stores nothing new, and every ack of one clientMsgId carries the
 // same messageId and createdAt. (A resend that finds no message stored under a
 // reservation older than ReserveStale gets a fresh messageId: see resent. No ack can have
-// carried the old one.) The ack is returned only once the message is durably stored;
-// delivery to members happens through the store's stream (Deliver).
+// carried the old one.) The ack is returned (or posted) only once the message is durably
+// stored. Delivery to members happens through the store's stream (Deliver) and, in a
+// conversation of at most Options.InlineMaxMembers members, first by Send itself (the
+// inline path, internal/chat/inline.go), which then posts the ack and sets its Posted.
 //
 // A first send (its Reserve stores the reservation) calls Reserve, PutMessage and
-// SetLastMessage, nothing more; only a resend reads the message (GetMessage) and, when it
+// SetLastMessage, nothing more on the stream path (the inline path adds its reads, posts
+// and mark); only a resend reads the message (GetMessage) and, when it
 // must, renews the reservation.
 func (s *Service) Send(ctx context.Context, c Caller, in SendInput) (AckFrame, error) {
 	if err := validID("clientMsgId", in.ClientMsgID); err != nil {
