@@ -2,8 +2,12 @@ package awslambda
 
 import (
 	"context"
+	"encoding/json"
+	"flag"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -11,10 +15,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/google/go-cmp/cmp"
 	"github.com/oklog/ulid/v2"
 
 	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/cost"
 	"github.com/parleychat/parley/internal/dynamo"
+	"github.com/parleychat/parley/internal/topology"
 )
 
 // countingDB counts the DynamoDB requests the store makes, by operation.
@@ -80,38 +87,112 @@ func show(n map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
-// TestRequestsPerMessage counts the AWS requests one message costs: the send route (one
-// Lambda invocation) and its fan-out (one stream record), for a direct conversation and
-// groups, each member with one open connection, on the stream path alone
-// (INLINE_MAX_MEMBERS=0) and with the inline path. docs/deploy.md derives the cost
-// estimate from these counts; the bounds below keep them from growing unnoticed.
-func TestRequestsPerMessage(t *testing.T) {
-	for _, inline := range []bool{false, true} {
-		for _, size := range []int{2, 10, 100} {
-			t.Run(fmt.Sprintf("inline=%v/members=%d", inline, size), func(t *testing.T) {
-				requestsPerMessage(t, inline, size)
-			})
+// updateRequests rewrites internal/cost/requests.json from the counts measured.
+var updateRequests = flag.Bool("update-requests", false, "rewrite "+cost.RequestsFileName+" from the measured counts")
+
+// measured collects the counts of every action, keyed as in internal/cost/requests.json.
+type measured struct {
+	mu      sync.Mutex
+	actions map[string]cost.Requests
+}
+
+func (m *measured) add(name string, r cost.Requests) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.actions[name] = r
+}
+
+// requests turns one action's counts into a cost.Requests.
+func requests(invocations map[string]int, db map[string]int, posts int64, frames, replies int) cost.Requests {
+	r := cost.Requests{Invocations: invocations, Reads: map[string]int{}, Writes: map[string]int{}, Posts: int(posts), Frames: frames, Replies: replies}
+	for op, n := range db {
+		switch op {
+		case "GetItem", "Query", "BatchGetItem", "Scan":
+			r.Reads[op] = n
+		default:
+			r.Writes[op] = n
 		}
+	}
+	return r
+}
+
+// TestRequestsPerMessage counts the AWS requests of each action: one message (the send
+// route, one Lambda invocation, and its fan-out, one stream record) for a direct
+// conversation and groups, each member with one open connection, on the stream path alone
+// (INLINE_MAX_MEMBERS=0) and with the inline path; a delivered receipt; a heartbeat;
+// $connect and $disconnect; a sync. docs/deploy.md derives the cost estimate from these
+// counts, and `parley cost` reads them from internal/cost/requests.json, which must equal
+// what is measured here (-update-requests rewrites it). The bounds below keep the counts
+// from growing unnoticed.
+func TestRequestsPerMessage(t *testing.T) {
+	m := &measured{actions: map[string]cost.Requests{}}
+	t.Run("messages", func(t *testing.T) {
+		for _, inline := range []bool{false, true} {
+			for _, size := range []int{2, 10, 100} {
+				t.Run(fmt.Sprintf("inline=%v/members=%d", inline, size), func(t *testing.T) {
+					requestsPerMessage(t, m, inline, size)
+				})
+			}
+		}
+	})
+	t.Run("connection", func(t *testing.T) { requestsPerConnection(t, m) })
+	if t.Failed() {
+		return
+	}
+	got, err := json.MarshalIndent(cost.RequestsFile{Comment: cost.RequestsComment, Actions: m.actions}, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	path := filepath.Join("..", "..", cost.RequestsFileName)
+	if *updateRequests {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(string(want), string(got)); d != "" {
+		t.Errorf("%s differs from the counts measured (run with -update-requests, and update docs/deploy.md): -file +measured\n%s", cost.RequestsFileName, d)
 	}
 }
 
-func requestsPerMessage(t *testing.T, inline bool, size int) {
+// countingEnv is an env whose store counts its DynamoDB requests.
+func countingEnv(t *testing.T, inline bool) (*env, *countingDB) {
 	cdb := &countingDB{API: db, n: map[string]int{}}
 	store, err := dynamo.New(cdb, tables)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := newEnv(t, chat.Options{})
-	rec := e.push
 	e.store = store
 	opts := chat.Options{RateLimit: -1, Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	if inline {
 		opts.InlineMaxMembers = chat.DefaultInlineMaxMembers
 	}
-	e.svc = chat.NewService(store, store, store, rec, opts)
+	e.svc = chat.NewService(store, store, store, e.push, opts)
 	e.h = NewHandler(e.svc, HandlerOptions{})
 	e.stream = NewStreamHandler(e.svc, nil)
+	return e, cdb
+}
 
+// fn names the function that serves a route (internal/topology).
+func fn(route string) string { return topology.Routes()[route] }
+
+// replies is 1 when a route answered with a frame.
+func replies(reply map[string]any) int {
+	if reply == nil {
+		return 0
+	}
+	return 1
+}
+
+func requestsPerMessage(t *testing.T, meas *measured, inline bool, size int) {
+	e, cdb := countingEnv(t, inline)
+	rec := e.push
 	owner := uid("owner")
 	oc := e.connect(owner)
 	members := users(uid("m"), size-1)
@@ -132,6 +213,7 @@ func requestsPerMessage(t *testing.T, inline bool, size int) {
 	ack := e.must(owner, oc, map[string]any{"action": "send", "conversationId": id, "clientMsgId": ulid.Make().String(), "body": "hello"})
 	send := cdb.take()
 	sendPosts := rec.calls.Load()
+	sendReplies := replies(ack)
 	if inline {
 		if ack != nil {
 			t.Fatalf("inline: the ack came as the route response %v, want it posted", ack)
@@ -156,19 +238,40 @@ func requestsPerMessage(t *testing.T, inline bool, size int) {
 	posts := rec.calls.Load()
 	t.Logf("inline=%v members=%d send: %d requests (%s), %d posts; fan-out: %d requests (%s), %d posts, %v",
 		inline, size, total(send), show(send), sendPosts, total(fan), show(fan), posts, time.Since(start).Round(time.Millisecond))
-	if size == 2 {
-		// The recipient's delivered receipt, as the cost estimate assumes.
-		peer := members[0]
-		conns, err := e.store.Connections(e.ctx, peer, time.Now().UnixMilli())
-		if err != nil || len(conns) != 1 {
-			t.Fatal(conns, err)
+	kind := "direct"
+	if size != 2 {
+		kind = fmt.Sprintf("group%d", size)
+	}
+	path := "stream"
+	if inline {
+		path = "inline"
+	}
+	sendReq := requests(map[string]int{fn("send"): 1, "fanout": 1}, send, sendPosts+posts, 1, sendReplies)
+	for op, n := range fan {
+		if _, read := sendReq.Reads[op]; read || op == "GetItem" || op == "Query" || op == "BatchGetItem" {
+			sendReq.Reads[op] += n
+		} else {
+			sendReq.Writes[op] += n
 		}
-		e.must(peer, conns[0].ConnectionID, map[string]any{"action": "heartbeat"})
-		cdb.take()
-		rec.calls.Store(0)
-		e.must(peer, conns[0].ConnectionID, map[string]any{"action": "receipt", "conversationId": id, "messageId": m.MessageID, "status": "delivered"})
-		receipt := cdb.take()
-		t.Logf("members=2 delivered receipt: %d requests (%s), %d posts", total(receipt), show(receipt), rec.calls.Load())
+	}
+	meas.add("send/"+kind+"/"+path, sendReq)
+
+	// A member's delivered receipt, as the cost estimate assumes.
+	peer := members[0]
+	conns, err := e.store.Connections(e.ctx, peer, time.Now().UnixMilli())
+	if err != nil || len(conns) != 1 {
+		t.Fatal(conns, err)
+	}
+	e.must(peer, conns[0].ConnectionID, map[string]any{"action": "heartbeat"})
+	cdb.take()
+	rec.calls.Store(0)
+	reply := e.must(peer, conns[0].ConnectionID, map[string]any{"action": "receipt", "conversationId": id, "messageId": m.MessageID, "status": "delivered"})
+	receipt := cdb.take()
+	t.Logf("members=%d delivered receipt: %d requests (%s), %d posts", size, total(receipt), show(receipt), rec.calls.Load())
+	if !inline {
+		meas.add("receipt/"+kind, requests(map[string]int{fn("receipt"): 1}, receipt, rec.calls.Load(), 1, replies(reply)))
+	}
+	if size == 2 {
 		// Presence refresh, the message, the cursor, the two members' connections.
 		if total(receipt) != 5 || rec.calls.Load() != 1 {
 			t.Errorf("receipt made %d requests (%s) and %d posts, want 5 and 1", total(receipt), show(receipt), rec.calls.Load())
@@ -203,4 +306,35 @@ func requestsPerMessage(t *testing.T, inline bool, size int) {
 	if total(fan) != 1 || fan["BatchGetItem"] != 1 || posts != 0 {
 		t.Errorf("fan-out of an inline-delivered message made %d requests (%s) and %d posts, want one BatchGetItem and none", total(fan), show(fan), posts)
 	}
+}
+
+// requestsPerConnection counts what a connection costs apart from messages: $connect,
+// a steady-state heartbeat, a sync with nothing missed, $disconnect.
+func requestsPerConnection(t *testing.T, meas *measured) {
+	e, cdb := countingEnv(t, true)
+	rec := e.push
+	alice, bob := uid("alice"), uid("bob")
+	ac := e.connect(alice)
+	e.must(alice, ac, map[string]any{"action": "createConversation", "members": []string{bob}})
+	e.must(alice, ac, map[string]any{"action": "heartbeat"})
+
+	cdb.take()
+	rec.calls.Store(0)
+	reply := e.must(alice, ac, map[string]any{"action": "heartbeat"})
+	meas.add("heartbeat", requests(map[string]int{fn("heartbeat"): 1}, cdb.take(), rec.calls.Load(), 1, replies(reply)))
+
+	cdb.take()
+	rec.calls.Store(0)
+	reply = e.must(alice, ac, map[string]any{"action": "sync"})
+	meas.add("sync/1conversation", requests(map[string]int{fn("sync"): 1}, cdb.take(), rec.calls.Load(), 1, replies(reply)))
+
+	cdb.take()
+	rec.calls.Store(0)
+	c2 := e.connect(alice) // a second device: presence is fresh already
+	meas.add("connect", requests(map[string]int{"authorizer": 1, fn(RouteConnect): 1}, cdb.take(), rec.calls.Load(), 0, 0))
+
+	cdb.take()
+	rec.calls.Store(0)
+	e.disconnect(alice, c2)
+	meas.add("disconnect", requests(map[string]int{fn(RouteDisconnect): 1}, cdb.take(), rec.calls.Load(), 0, 0))
 }
