@@ -134,6 +134,18 @@ func wireRoutes(s awscdk.Stack, p *Props, api awsapigatewayv2.WebSocketApi, stag
 		// RouteSettings name route keys, which must exist before the stage.
 		cfnStage.Node().AddDependency(route)
 	}
+	// Routes that API Gateway answers itself (internal/topology.MockRoutes): a MOCK
+	// integration, no function, no route response (keepalive is one-way), so such a frame
+	// costs one API Gateway message and nothing else.
+	for _, m := range topology.MockRoutes {
+		mock := awsapigatewayv2integrations.NewWebSocketMockIntegration(jsii.String(pascal(m.Key)+"MockIntegration"),
+			&awsapigatewayv2integrations.WebSocketMockIntegrationProps{
+				RequestTemplates:            &map[string]*string{"$default": jsii.String(`{"statusCode": 200}`)},
+				TemplateSelectionExpression: jsii.String(`\$default`),
+			})
+		route := api.AddRoute(jsii.String(m.Key), &awsapigatewayv2.WebSocketRouteOptions{Integration: mock})
+		cfnStage.Node().AddDependency(route)
+	}
 	// Drop the empty IdentitySource list the L2 construct renders (see above).
 	for _, c := range *s.Node().FindAll(constructs.ConstructOrder_PREORDER) {
 		if r, ok := c.(awscdk.CfnResource); ok && *r.CfnResourceType() == "AWS::ApiGatewayV2::Authorizer" {

@@ -259,6 +259,7 @@ func TestRoutes(t *testing.T) {
 	for k := range Routes {
 		wantKeys = append(wantKeys, k)
 	}
+	wantKeys = append(wantKeys, topology.MockActions()...)
 	for k := range byKey {
 		gotKeys = append(gotKeys, k)
 	}
@@ -309,6 +310,26 @@ func TestRoutes(t *testing.T) {
 	v.has(t, "AWS::ApiGatewayV2::Route", map[string]any{
 		"RouteKey": "send", "RouteResponseSelectionExpression": "$default",
 	})
+	// Mock routes: a MOCK integration, no function, no route response.
+	for _, key := range topology.MockActions() {
+		p := props(routes[byKey[key]])
+		m := regexp.MustCompile(`^integrations/\$\{(\w+)\}$`).FindStringSubmatch(render(p["Target"]))
+		if m == nil {
+			t.Fatalf("%s: target %v", key, p["Target"])
+		}
+		in := props(integrations[m[1]])
+		if in["IntegrationType"] != "MOCK" || (in["IntegrationUri"] != nil && in["IntegrationUri"] != "") {
+			t.Errorf("%s: integration %v, want MOCK without a URI", key, in)
+		}
+		for _, r := range responses {
+			if render(props(r)["RouteId"]) == "${"+byKey[key]+"}" {
+				t.Errorf("%s: has a route response, want none (one-way)", key)
+			}
+		}
+		if p["RouteResponseSelectionExpression"] != nil {
+			t.Errorf("%s: RouteResponseSelectionExpression %v, want none", key, p["RouteResponseSelectionExpression"])
+		}
+	}
 }
 
 func TestAuthorizer(t *testing.T) {

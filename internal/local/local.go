@@ -332,6 +332,9 @@ func (m *Main) Start(ctx context.Context) error {
 		h.Authorize = timing.Authorize(m.cfg.Timings, h.Authorize)
 	}
 	h = withDeadlines(h)
+	if h.Route != nil {
+		h.Route = withMocks(h.Route)
+	}
 	if h.Close != nil {
 		m.addClose(func() error { h.Close(); return nil })
 	}
@@ -349,7 +352,7 @@ func (m *Main) Start(ctx context.Context) error {
 	m.gw = localgw.New(localgw.Options{
 		Authorize:   h.Authorize,
 		Route:       h.Route,
-		RouteKeys:   topology.Actions(),
+		RouteKeys:   append(topology.Actions(), topology.MockActions()...),
 		IdleTimeout: m.cfg.IdleTimeout,
 		MaxLifetime: m.cfg.MaxLifetime,
 		Fallback:    mux,

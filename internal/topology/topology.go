@@ -80,6 +80,30 @@ var Functions = []Function{
 	{Name: "fanout", Kind: KindStream, MemoryMB: 1024, Timeout: 60 * time.Second},
 }
 
+// MockRoute is a route key that API Gateway answers itself, with a MOCK integration: no
+// function runs and nothing is read or written, so the frame costs one API Gateway message
+// and nothing else. `parley local`'s gateway answers it the same way.
+type MockRoute struct {
+	Key string
+}
+
+// MockRoutes are the route keys answered without a function: keepalive, the one-way
+// frame that keeps an idle connection under API Gateway's 10-minute idle limit
+// (docs/protocol.md). It gets no reply and refreshes nothing.
+var MockRoutes = []MockRoute{{Key: "keepalive"}}
+
+// MockActions lists the route keys of MockRoutes.
+func MockActions() []string {
+	out := make([]string, len(MockRoutes))
+	for i, r := range MockRoutes {
+		out[i] = r.Key
+	}
+	return out
+}
+
+// IsMock reports whether key is one of MockRoutes.
+func IsMock(key string) bool { return slices.Contains(MockActions(), key) }
+
 // Lookup returns the function named name.
 func Lookup(name string) (Function, bool) {
 	i := slices.IndexFunc(Functions, func(f Function) bool { return f.Name == name })

@@ -74,6 +74,14 @@ func TestDeclaration(t *testing.T) {
 			t.Errorf("no function serves %s", r)
 		}
 	}
+	for _, r := range MockActions() {
+		if fn, served := seen[r]; served || strings.HasPrefix(r, "$") || !IsMock(r) {
+			t.Errorf("mock route %q is also served by function %q, or is not an action", r, fn)
+		}
+	}
+	if IsMock("send") {
+		t.Error(`IsMock("send")`)
+	}
 	tables := map[string]schema.Table{}
 	for _, tb := range schema.All() {
 		tables[tb.ID] = tb
