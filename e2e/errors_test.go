@@ -412,12 +412,10 @@ func TestRateLimited(t *testing.T) {
 	}
 }
 
-// The tuned system: a low rate limit, and a service clock 57 s behind so that a presence
-// (online for 60 s after the last activity) lapses about 3 s after it was written.
+// The tuned system: a low rate limit and a fast TTL sweeper.
 const (
 	tunedRate  = 1.0
 	tunedBurst = 5
-	tunedSkew  = 57 * time.Second
 )
 
 func tunedSystem(t *testing.T) *system {
@@ -425,7 +423,6 @@ func tunedSystem(t *testing.T) *system {
 		cfg := local.Config{TTLInterval: 200 * time.Millisecond}
 		cfg.Service.RateLimit = tunedRate
 		cfg.Service.RateBurst = tunedBurst
-		cfg.Service.Now = func() time.Time { return time.Now().Add(-tunedSkew) }
 		return cfg
 	})
 }

@@ -121,15 +121,10 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayWebsocketProx
 	if err := h.svc.Allow(user); err != nil {
 		return h.reply(ctx, log, r, nil, err)
 	}
-	// The presence refresh runs alongside the action, not before it (it is off the
-	// action's path: one DynamoDB request less of latency), and ends before the reply.
-	touched := make(chan error, 1)
-	go func() { touched <- h.svc.Touch(ctx, user) }()
+	// No presence write here: presence is the open connection ($connect, $disconnect),
+	// so frames cost no presence request.
 	c := chat.Caller{UserID: user, ConnectionID: rc.ConnectionID, RequestID: r.RequestID}
 	frame, err := h.dispatch(ctx, c, r)
-	if err := <-touched; err != nil {
-		log.WarnContext(ctx, "touch presence", "err", err) // presence is best effort
-	}
 	return h.reply(ctx, log, r, frame, err)
 }
 

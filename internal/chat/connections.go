@@ -7,7 +7,9 @@ import (
 )
 
 // Connect records a new connection of userID and, when the user was offline, tells their
-// direct-conversation peers that they are online.
+// direct-conversation peers that they are online. Presence is "has an open connection"
+// (docs/protocol.md, "Presence and keep-alive"): it is written here, at $disconnect of the
+// last connection, and when a 410 removes the last one, never on other frames.
 func (s *Service) Connect(ctx context.Context, userID, connectionID string) error {
 	now := s.opts.Now()
 	c := Connection{
@@ -22,8 +24,9 @@ func (s *Service) Connect(ctx context.Context, userID, connectionID string) erro
 	return s.Touch(ctx, userID)
 }
 
-// Touch records activity of userID (any frame counts) and announces them online when
-// they were not.
+// Touch records that userID is online (a new connection) and announces them online when
+// they were not. The presence then holds for PresenceWindowMillis, longer than any
+// connection lives, unless an offline state replaces it first.
 func (s *Service) Touch(ctx context.Context, userID string) error {
 	now := s.now()
 	came, err := s.connections.TouchPresence(ctx, userID, now)
@@ -63,6 +66,12 @@ func (s *Service) Disconnect(ctx context.Context, userID, connectionID string) e
 	if len(left) > 0 {
 		return nil
 	}
+	return s.wentOffline(ctx, userID, now)
+}
+
+// wentOffline marks userID, who has no open connection left, offline and tells their
+// direct-conversation peers.
+func (s *Service) wentOffline(ctx context.Context, userID string, now int64) error {
 	announce, err := s.connections.SetOffline(ctx, userID, now)
 	if err != nil {
 		return fmt.Errorf("set %s offline: %w", userID, err)
@@ -73,7 +82,8 @@ func (s *Service) Disconnect(ctx context.Context, userID, connectionID string) e
 	return nil
 }
 
-// Heartbeat answers a heartbeat; the presence refresh is done by Touch for every frame.
+// Heartbeat answers a heartbeat. It reads and writes nothing: presence is the open
+// connection, so a heartbeat (a version-1 client's, every 30 s) costs only its invocation.
 func (s *Service) Heartbeat(_ context.Context, c Caller) HeartbeatFrame {
 	return HeartbeatFrame{Type: TypeHeartbeat, RequestID: c.RequestID, At: s.now()}
 }

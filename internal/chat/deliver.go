@@ -120,6 +120,17 @@ func (s *Service) pushOne(ctx context.Context, t target, p push, attempts int, s
 		}
 		if err := s.connections.DeleteConnection(ctx, t.userID, t.connectionID); err != nil {
 			s.log.WarnContext(ctx, "delete gone connection", "userId", t.userID, "connectionId", t.connectionID, "err", err)
+			break
+		}
+		// A device that vanished without $disconnect: when it was the user's last
+		// connection, the user is offline now.
+		now := s.now()
+		if left, err := s.connections.Connections(ctx, t.userID, now); err != nil {
+			s.log.WarnContext(ctx, "read connections after a 410", "userId", t.userID, "err", err)
+		} else if len(left) == 0 {
+			if err := s.wentOffline(ctx, t.userID, now); err != nil {
+				s.log.WarnContext(ctx, "set offline after a 410", "userId", t.userID, "err", err)
+			}
 		}
 	case errors.Is(err, ErrRejected):
 		outcome = OutcomeRejected

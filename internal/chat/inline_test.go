@@ -367,3 +367,50 @@ func TestStreamWaitsForTheInlineMark(t *testing.T) {
 		})
 	}
 }
+
+// A 410 that removes a user's last connection (a device that vanished without
+// $disconnect) makes the user offline and tells their direct peers; one that leaves
+// another connection open changes nothing.
+func TestGoneLastConnectionGoesOffline(t *testing.T) {
+	for _, devices := range []int{1, 2} {
+		t.Run(fmt.Sprint("devices=", devices), func(t *testing.T) {
+			f := newFixture(t, setup{})
+			alice := f.connect("alice")
+			bob := f.connect("bob")
+			if devices == 2 {
+				f.connect("bob")
+			}
+			dm := f.dm("alice", "bob")
+			f.clock.Advance(chat.GoneGrace + time.Second)
+			f.push.Fail = func(id string, _ int) error {
+				if id == bob.ConnectionID {
+					return chat.ErrGone
+				}
+				return nil
+			}
+			m := f.send("alice", dm, "hi")
+			f.push.Reset()
+			must(t, f.svc.NewDeliverer().Deliver(f.ctx, m), "deliver")
+			ps, err := f.svc.Presence(f.ctx, as("alice"), []string{"bob"})
+			must(t, err, "presence")
+			wantOnline := devices == 2
+			if len(ps.Users) != 1 || ps.Users[0].Online != wantOnline {
+				t.Fatalf("bob's presence %+v, want online %v", ps.Users, wantOnline)
+			}
+			var offlineEvents int
+			for _, d := range f.push.To(alice.ConnectionID) {
+				var ev struct {
+					Type  string
+					Users []chat.Presence
+				}
+				must(t, json.Unmarshal(d, &ev), "decode")
+				if ev.Type == chat.TypePresence && len(ev.Users) == 1 && !ev.Users[0].Online {
+					offlineEvents++
+				}
+			}
+			if want := map[bool]int{true: 0, false: 1}[wantOnline]; offlineEvents != want {
+				t.Errorf("alice got %d offline events for bob, want %d", offlineEvents, want)
+			}
+		})
+	}
+}

@@ -20,8 +20,11 @@ const (
 	MaxReceiptFanout = 100
 	// MaxUnread caps the unread count of a conversation.
 	MaxUnread = 100
-	// PresenceWindowMillis: a user is online while a connection was active this recently.
-	PresenceWindowMillis = 60_000
+	// PresenceWindowMillis is how long a presence written at $connect holds without an
+	// offline state replacing it: API Gateway's 2 h connection lifetime plus slack (the
+	// connection item's TTL). It bounds how long a device that vanished with neither a
+	// $disconnect nor a 410 shows online (docs/protocol.md).
+	PresenceWindowMillis = 130 * 60_000
 )
 
 var userIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,64}$`)

@@ -23,7 +23,15 @@ type Options struct {
 	TokenInHeader bool
 	// HTTPClient is used for the handshake. Default http.DefaultClient.
 	HTTPClient *http.Client
-	// HeartbeatInterval is how often a heartbeat is sent. Default 30 s; negative disables it.
+	// KeepaliveInterval: after this long without a frame sent, the connection sends a
+	// one-way keepalive (answered by API Gateway itself, at no function cost), so that API
+	// Gateway's 10-minute idle limit does not close it. Default 9 minutes; negative
+	// disables it.
+	KeepaliveInterval time.Duration
+	// HeartbeatInterval, when positive, sends a heartbeat this often and closes the
+	// connection when one goes unanswered: a liveness check for tools that want one. Each
+	// heartbeat is a function invocation on the server. Default 0: none (presence needs
+	// no heartbeat since protocol 1.1; docs/protocol.md).
 	HeartbeatInterval time.Duration
 	// RequestTimeout bounds a request whose context has no deadline. Default 30 s.
 	RequestTimeout time.Duration
@@ -42,8 +50,8 @@ func (o *Options) withDefaults() Options {
 	if o != nil {
 		r = *o
 	}
-	if r.HeartbeatInterval == 0 {
-		r.HeartbeatInterval = 30 * time.Second
+	if r.KeepaliveInterval == 0 {
+		r.KeepaliveInterval = DefaultKeepaliveInterval
 	}
 	if r.RequestTimeout <= 0 {
 		r.RequestTimeout = 30 * time.Second
@@ -98,7 +106,8 @@ type Conn struct {
 	pending map[string]chan *frame
 	tracker *syncTracker // non-nil while SyncAll collects message ids
 
-	closing   atomic.Bool // Close was called
+	lastWrite atomic.Int64 // when the last frame was sent, Unix nanoseconds
+	closing   atomic.Bool  // Close was called
 	done      chan struct{}
 	closeOnce sync.Once
 	err       error // why the connection ended; set before done closes
@@ -146,11 +155,40 @@ func Dial(ctx context.Context, rawURL, token string, opts *Options) (*Conn, erro
 		pending: map[string]chan *frame{},
 		done:    make(chan struct{}),
 	}
+	c.lastWrite.Store(time.Now().UnixNano())
 	go c.readLoop()
 	if o.HeartbeatInterval > 0 {
 		go c.heartbeatLoop(o.HeartbeatInterval)
 	}
+	if o.KeepaliveInterval > 0 {
+		go c.keepaliveLoop(o.KeepaliveInterval)
+	}
 	return c, nil
+}
+
+// DefaultKeepaliveInterval is Options.KeepaliveInterval's default: under API Gateway's
+// 10-minute idle limit with a minute to spare.
+const DefaultKeepaliveInterval = 9 * time.Minute
+
+// keepaliveLoop sends a keepalive whenever no frame was sent for every.
+func (c *Conn) keepaliveLoop(every time.Duration) {
+	t := time.NewTimer(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if idle := time.Since(time.Unix(0, c.lastWrite.Load())); idle < every {
+			t.Reset(every - idle)
+			continue
+		}
+		if err := c.write("keepalive", map[string]any{}); err != nil {
+			return // the connection has ended (write finished it)
+		}
+		t.Reset(every)
+	}
 }
 
 // Events returns the frames the server pushes without a requestId. The channel is closed
@@ -309,6 +347,7 @@ func (c *Conn) write(action string, fields map[string]any) error {
 		c.finish(fmt.Errorf("%w: write: %v", ErrClosed, err))
 		return fmt.Errorf("parley: %s: write: %w", action, err)
 	}
+	c.lastWrite.Store(time.Now().UnixNano())
 	return nil
 }
 

@@ -26,6 +26,7 @@ type fakeServer struct {
 	handshakes  atomic.Int32
 	failFirst   int32 // answer 503 to this many handshakes first
 	heartbeats  chan struct{}
+	keepalives  chan time.Time
 	mu          sync.Mutex
 	receipts    []map[string]any
 	pendingSync []map[string]any // messages sync still has to send
@@ -37,7 +38,7 @@ type fakeServer struct {
 
 func newFakeServer(t *testing.T) *fakeServer {
 	t.Helper()
-	f := &fakeServer{t: t, heartbeats: make(chan struct{}, 100), syncPage: 1000}
+	f := &fakeServer{t: t, heartbeats: make(chan struct{}, 100), keepalives: make(chan time.Time, 100), syncPage: 1000}
 	f.hs = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.hs.Close)
 	return f
@@ -148,6 +149,11 @@ func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 				"conversationId": "c1", "kind": "group", "name": req["name"], "members": req["members"], "createdBy": tok, "createdAt": 5}})
 		case "presence":
 			reply(map[string]any{"type": "presence", "requestId": rid, "users": []any{map[string]any{"userId": "bob", "online": true, "lastSeen": 7}}})
+		case "keepalive": // one-way: no reply
+			select {
+			case f.keepalives <- time.Now():
+			default:
+			}
 		case "heartbeat":
 			select {
 			case f.heartbeats <- struct{}{}:
@@ -392,6 +398,39 @@ func TestHeartbeatLoop(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatalf("heartbeat %d did not arrive", i+1)
 		}
+	}
+}
+
+// An idle connection sends a keepalive every KeepaliveInterval; one that sends other
+// frames meanwhile sends none; by default no heartbeat is sent.
+func TestKeepaliveLoop(t *testing.T) {
+	t.Parallel()
+	f := newFakeServer(t)
+	const every = 200 * time.Millisecond
+	c := dialFake(t, f, &Options{KeepaliveInterval: every})
+	for i := range 2 {
+		select {
+		case <-f.keepalives:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("keepalive %d did not arrive", i+1)
+		}
+	}
+	// Busy: a frame every every/4 for 3 intervals; no keepalive may come.
+	for len(f.keepalives) > 0 {
+		<-f.keepalives
+	}
+	busyUntil := time.Now().Add(3 * every)
+	for time.Now().Before(busyUntil) {
+		if _, err := c.Presence(testCtx(t), "bob"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(every / 4)
+	}
+	if n := len(f.keepalives); n != 0 {
+		t.Errorf("%d keepalives while frames were being sent, want 0", n)
+	}
+	if n := len(f.heartbeats); n != 0 {
+		t.Errorf("%d heartbeats by default, want 0", n)
 	}
 }
 

@@ -105,7 +105,7 @@ func TestLayout(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantItem(t, rawItem(t, c, names.Connections, "pk", bob, "sk", "#presence"), map[string]any{
-			"pk": bob, "sk": "#presence", "lastSeen": 1_700_000_000_500.0, "offline": false, "expiresAt": 1_700_000_061.0,
+			"pk": bob, "sk": "#presence", "lastSeen": 1_700_000_000_500.0, "offline": false, "expiresAt": 1_700_007_801.0, // lastSeen + chat.PresenceWindowMillis, in whole seconds
 		}, "online presence")
 		if _, err := s.SetOffline(ctx, bob, 1_700_000_001_000); err != nil {
 			t.Fatal(err)

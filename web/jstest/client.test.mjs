@@ -331,3 +331,23 @@ test("pending sends belong to their conversation, or to the direct one with thei
   items[0].conversationId = real.id; // Outbox.retarget after the ack
   assert.deepEqual(pendingFor(items, real).map((e) => e.clientMsgId), ["c1"]);
 });
+
+test("an idle connection sends keepalives, a busy one none, and no heartbeats", async () => {
+  FakeSocket.all = [];
+  const c = new ParleyClient({ url: "ws://test/ws", token: TOKEN, storage: new MemoryStorage(), WebSocket: FakeSocket, keepaliveMs: 60, keepaliveCheckMs: 10 });
+  c.start();
+  const ws = FakeSocket.all[0];
+  ws.open();
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  await sleep(200);
+  const idle = ws.frames("keepalive").length;
+  assert.ok(idle >= 2, `keepalives while idle: ${idle}`);
+  const before = ws.frames("keepalive").length;
+  for (let i = 0; i < 10; i++) {
+    c.sendFrame({ action: "presence", userIds: ["bob"] });
+    await sleep(20);
+  }
+  assert.equal(ws.frames("keepalive").length, before, "keepalives while frames were sent");
+  assert.equal(ws.frames("heartbeat").length, 0);
+  c.stop();
+});

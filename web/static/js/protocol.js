@@ -1,6 +1,6 @@
 // Parley client protocol (PROTOCOL.md, version 1): one WebSocket with requests matched by
 // requestId, an outbox of un-acknowledged messages that is resent with the same clientMsgId
-// after every reconnect, heartbeats, reconnection with backoff and `sync` after every
+// after every reconnect, keepalives when idle, reconnection with backoff and `sync` after every
 // (re)connect. No DOM code here: the UI listens to the events this client dispatches.
 //
 // Events (CustomEvent, payload in `detail`):
@@ -21,7 +21,11 @@
 /** Limits from PROTOCOL.md §7. */
 export const MAX_BODY_BYTES = 16384;
 export const HISTORY_PAGE = 50;
-const HEARTBEAT_MS = 30_000;
+// After this long without a frame sent, a one-way keepalive (API Gateway answers it
+// itself, no function runs) keeps the connection under the 10-minute idle limit. Presence
+// needs no heartbeat: it is the open connection (docs/protocol.md).
+const KEEPALIVE_MS = 9 * 60_000;
+const KEEPALIVE_CHECK_MS = 30_000;
 const REQUEST_TIMEOUT_MS = 20_000;
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 15_000;
@@ -126,8 +130,10 @@ export class ParleyClient extends EventTarget {
    * @param {Storage} [opts.storage] where the outbox survives reloads
    * @param {typeof WebSocket} [opts.WebSocket]
    */
-  constructor({ url, token, storage, WebSocket: WS = globalThis.WebSocket }) {
+  constructor({ url, token, storage, WebSocket: WS = globalThis.WebSocket, keepaliveMs = KEEPALIVE_MS, keepaliveCheckMs = KEEPALIVE_CHECK_MS }) {
     super();
+    this.keepaliveMs = keepaliveMs;
+    this.keepaliveCheckMs = keepaliveCheckMs;
     this.url = url;
     this.token = token;
     this.user = tokenSubject(token);
@@ -203,7 +209,10 @@ export class ParleyClient extends EventTarget {
       this.attempt = 0;
       this.everOpened = true;
       this.setState("open");
-      this.heartbeatTimer = setInterval(() => this.sendFrame({ action: "heartbeat" }), HEARTBEAT_MS);
+      this.lastSent = Date.now();
+      this.heartbeatTimer = setInterval(() => {
+        if (Date.now() - this.lastSent >= this.keepaliveMs) this.sendFrame({ action: "keepalive" });
+      }, this.keepaliveCheckMs);
       this.emit("connected");
       this.afterConnect(ws);
     };
@@ -282,6 +291,7 @@ export class ParleyClient extends EventTarget {
   sendFrame(frame) {
     if (!this.ws || this.ws.readyState !== 1) return false;
     this.ws.send(JSON.stringify(frame));
+    this.lastSent = Date.now();
     return true;
   }
 
