@@ -6,6 +6,7 @@
 //	parley chat      a terminal chat client
 //	parley bench     load-test an endpoint
 //	parley migrate   create the Keyspaces schema
+//	parley cost      a load's monthly AWS bill and the quotas it reaches
 package main
 
 import (

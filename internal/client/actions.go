@@ -134,8 +134,9 @@ func (c *Conn) Presence(ctx context.Context, userIDs ...string) ([]Presence, err
 	return f.Users, nil
 }
 
-// Heartbeat keeps presence fresh and the connection under the idle limit, returning the
-// server's time. Dial starts a loop that calls it (Options.HeartbeatInterval).
+// Heartbeat checks that the connection answers, returning the server's time. Dial starts a
+// loop that calls it when Options.HeartbeatInterval is set. It refreshes nothing on the
+// server (presence is the open connection).
 func (c *Conn) Heartbeat(ctx context.Context) (time.Time, error) {
 	f, err := c.request(ctx, "heartbeat", TypeHeartbeat, map[string]any{})
 	if err != nil {

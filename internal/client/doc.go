@@ -11,6 +11,7 @@
 // time it was read. Callers must keep draining Events: when its buffer is full the reader
 // waits, and so do the replies behind it.
 //
-// A heartbeat keeps the connection under the server's idle limit. When a connection ends,
+// A keepalive after 9 minutes without a frame keeps the connection under API Gateway's idle
+// limit (Options.KeepaliveInterval); presence needs nothing more. When a connection ends,
 // Reconnect dials again with backoff and SyncAll replays what was missed.
 package client
