@@ -89,6 +89,7 @@ type Connection struct {
 type Presence struct {
 	UserID string `json:"userId"`
 	Online bool   `json:"online"`
-	// LastSeen is the last activity (Unix milliseconds); 0 when never seen.
+	// LastSeen is when the user connected (while online) or when their last connection
+	// ended (Unix milliseconds); 0 when never seen.
 	LastSeen int64 `json:"lastSeen,omitempty"`
 }
