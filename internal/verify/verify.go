@@ -259,6 +259,13 @@ func (r *runner) setup(ctx context.Context) error {
 		req := time.Now()
 		cctx, cancel := context.WithTimeout(ctx, 4*r.cfg.RequestTimeout)
 		conv, err := retry(cctx, r, func(ctx context.Context) (*client.Conversation, error) {
+			// A fault may have dropped the creator's connection (the users' loops, which
+			// reconnect, do not run yet): connect again before the next attempt.
+			if !creator.online() {
+				if err := creator.connect(ctx, false); err != nil {
+					return nil, err
+				}
+			}
 			return creator.conn().CreateConversation(ctx, fmt.Sprintf("verify group %d", g), others...)
 		})
 		cancel()
