@@ -120,7 +120,12 @@ func (s *Service) Typing(ctx context.Context, c Caller, conversationID, state st
 	return nil
 }
 
+// memberIDs returns the user ids of a conversation's members. A direct conversation's two
+// members follow from its id and never change: no read of its member items.
 func (s *Service) memberIDs(ctx context.Context, conversationID string) ([]string, error) {
+	if a, b, direct := DirectMembers(conversationID); direct {
+		return []string{a, b}, nil
+	}
 	ms, err := s.conversations.Members(ctx, conversationID)
 	if err != nil {
 		return nil, fmt.Errorf("read members of %s: %w", conversationID, err)

@@ -310,9 +310,8 @@ func (d *Deliverer) deliver(ctx context.Context, m Message) error {
 	return nil
 }
 
-// membersOf returns the members of a conversation, from the batch's cache when it holds
-// them. A direct conversation's two members follow from its id and never change: no read
-// of its member items.
+// membersOf returns the members of a conversation (memberIDs), from the batch's cache when
+// it holds them.
 func (d *Deliverer) membersOf(ctx context.Context, conversationID string) ([]string, error) {
 	d.mu.Lock()
 	members, ok := d.members[conversationID]
@@ -320,13 +319,9 @@ func (d *Deliverer) membersOf(ctx context.Context, conversationID string) ([]str
 	if ok {
 		return members, nil
 	}
-	if a, b, direct := DirectMembers(conversationID); direct {
-		members = []string{a, b}
-	} else {
-		var err error
-		if members, err = d.s.memberIDs(ctx, conversationID); err != nil {
-			return nil, err
-		}
+	members, err := d.s.memberIDs(ctx, conversationID)
+	if err != nil {
+		return nil, err
 	}
 	d.mu.Lock()
 	d.members[conversationID] = members

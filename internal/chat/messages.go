@@ -302,12 +302,11 @@ func (s *Service) Receipt(ctx context.Context, c Caller, conversationID, message
 // conversation of at most MaxReceiptFanout members. Receipt events are best effort, so a
 // failed read only means none is pushed.
 func (s *Service) receiptAudience(ctx context.Context, conversationID string) ([]string, bool) {
-	if a, b, direct := DirectMembers(conversationID); direct {
-		return []string{a, b}, true
-	}
-	conv, err := s.conversations.GetConversation(ctx, conversationID)
-	if err != nil || conv.MemberCount > MaxReceiptFanout {
-		return nil, false
+	if _, _, direct := DirectMembers(conversationID); !direct {
+		conv, err := s.conversations.GetConversation(ctx, conversationID)
+		if err != nil || conv.MemberCount > MaxReceiptFanout {
+			return nil, false
+		}
 	}
 	members, err := s.memberIDs(ctx, conversationID)
 	return members, err == nil
