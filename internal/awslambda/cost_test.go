@@ -102,17 +102,22 @@ func (m *measured) add(name string, r cost.Requests) {
 	m.actions[name] = r
 }
 
-// requests turns one action's counts into a cost.Requests.
-func requests(invocations map[string]int, db map[string]int, posts int64, frames, replies int) cost.Requests {
-	r := cost.Requests{Invocations: invocations, Reads: map[string]int{}, Writes: map[string]int{}, Posts: int(posts), Frames: frames, Replies: replies}
+// addDB adds DynamoDB request counts by operation to r's reads and writes.
+func addDB(r *cost.Requests, db map[string]int) {
 	for op, n := range db {
 		switch op {
 		case "GetItem", "Query", "BatchGetItem", "Scan":
-			r.Reads[op] = n
+			r.Reads[op] += n
 		default:
-			r.Writes[op] = n
+			r.Writes[op] += n
 		}
 	}
+}
+
+// requests turns one action's counts into a cost.Requests.
+func requests(invocations map[string]int, db map[string]int, posts int64, frames, replies int) cost.Requests {
+	r := cost.Requests{Invocations: invocations, Reads: map[string]int{}, Writes: map[string]int{}, Posts: int(posts), Frames: frames, Replies: replies}
+	addDB(&r, db)
 	return r
 }
 
@@ -245,13 +250,7 @@ func requestsPerMessage(t *testing.T, meas *measured, inline bool, size int) {
 		path = "inline"
 	}
 	sendReq := requests(map[string]int{fn("send"): 1, "fanout": 1}, send, sendPosts+posts, 1, sendReplies)
-	for op, n := range fan {
-		if _, read := sendReq.Reads[op]; read || op == "GetItem" || op == "Query" || op == "BatchGetItem" {
-			sendReq.Reads[op] += n
-		} else {
-			sendReq.Writes[op] += n
-		}
-	}
+	addDB(&sendReq, fan)
 	meas.add("send/"+kind+"/"+path, sendReq)
 
 	// A member's delivered receipt, as the cost estimate assumes.
