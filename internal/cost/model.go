@@ -319,6 +319,13 @@ func (m *model) lines() ([]line, error) {
 	// userFrames are the frames users send to Lambda routes a month (their activity),
 	// peakFrames the same per second at the peak.
 	var userFrames, peakFrames float64
+	// addFrames adds a line of n actions a month that peak with factor and counts the
+	// frames they send.
+	addFrames := func(action, what string, c counts, n, factor float64) {
+		out = append(out, line{action: action, what: what, c: c, perMonth: n, peakPerSec: perSecPeak(n, factor)})
+		userFrames += n * c.frames
+		peakFrames += perSecPeak(n, factor) * c.frames
+	}
 
 	type conv struct {
 		n      int
@@ -338,9 +345,7 @@ func (m *model) lines() ([]line, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, line{action: ActionSend, what: what, c: c, perMonth: n, peakPerSec: perSecPeak(n, m.msgPeak)})
-		userFrames += n * c.frames
-		peakFrames += perSecPeak(n, m.msgPeak) * c.frames
+		addFrames(ActionSend, what, c, n, m.msgPeak)
 		rn := n * float64(cv.n-1) * l.ReceiptsPerMessage
 		if rn == 0 {
 			continue
@@ -349,9 +354,7 @@ func (m *model) lines() ([]line, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, line{action: ActionReceipts, what: what, c: rc, perMonth: rn, peakPerSec: perSecPeak(rn, m.msgPeak)})
-		userFrames += rn * rc.frames
-		peakFrames += perSecPeak(rn, m.msgPeak) * rc.frames
+		addFrames(ActionReceipts, what, rc, rn, m.msgPeak)
 	}
 
 	// Connections: each session is a connection, split again every 2 hours.
@@ -378,9 +381,7 @@ func (m *model) lines() ([]line, error) {
 	if l.MessageStore == topology.StoreKeyspaces {
 		sc.ksReads += move(sc.reads, "Query", 1) // the conversation's messages
 	}
-	out = append(out, line{action: ActionSync, what: "sync/1conversation", c: sc, perMonth: connects, peakPerSec: perSecPeak(connects, PeakConnectionFactor)})
-	userFrames += connects * sc.frames
-	peakFrames += perSecPeak(connects, PeakConnectionFactor) * sc.frames
+	addFrames(ActionSync, "sync/1conversation", sc, connects, PeakConnectionFactor)
 
 	// Liveness (docs/protocol.md, "Presence and keep-alive"). Presence is the open
 	// connection: written by connect and disconnect (counted above), by no other frame.
