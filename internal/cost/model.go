@@ -2,7 +2,9 @@ package cost
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -159,10 +161,12 @@ func lerp(a, b counts, t float64) counts {
 	}
 }
 
+// sum adds m's values in key order, so that the same load always gives the same figures
+// to the last digit (floating-point addition depends on the order).
 func sum(m map[string]float64) float64 {
 	var s float64
-	for _, v := range m {
-		s += v
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		s += m[k]
 	}
 	return s
 }
@@ -447,7 +451,8 @@ func (ln line) usage() (usage, error) {
 	u := usage{connMinutes: ln.connMinutes, storageGB: ln.storageGB}
 	u.apiMessages = (c.frames + c.replies + c.posts) * n
 	u.lambdaRequests = sum(c.inv) * n
-	for fn, k := range c.inv {
+	for _, fn := range slices.Sorted(maps.Keys(c.inv)) { // in order: see sum
+		k := c.inv[fn]
 		f, ok := topology.Lookup(fn)
 		if !ok {
 			return usage{}, fmt.Errorf("cost: requests.json names function %q, which internal/topology does not declare", fn)
@@ -520,7 +525,8 @@ func Estimate(load Load, measured RequestsFile, prices Prices) (Report, error) {
 			CompLogs:        prices.CloudWatchLogsIngestion.Of(u.logGB),
 		}
 		var lineUSD float64
-		for k, v := range comp {
+		for _, k := range componentOrder { // in order: see sum
+			v := comp[k]
 			if _, ok := rep.ByComponent[k]; ok || v != 0 {
 				rep.ByComponent[k] += v
 			}
