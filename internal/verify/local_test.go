@@ -110,24 +110,7 @@ func TestVerifyCatchesLoss(t *testing.T) {
 // must find nothing lost, duplicated in storage, out of order or leaked.
 func TestVerifyUnderChaos(t *testing.T) {
 	t.Parallel()
-	spec, err := faults.Parse("chaos")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := localtest.Start(t, local.Config{JWTSecret: secret, Faults: spec})
-	cfg := config(m, 30, 30*time.Second)
-	cfg.Rate, cfg.Drops, cfg.Offline, cfg.Drain = 20, 3, 3*time.Second, 10*time.Second
-	rep, err := verify.Run(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var text strings.Builder
-	_ = rep.WriteText(&text)
-	counts := m.Faults()
-	t.Logf("%s\nfaults injected: %v", text.String(), counts)
-	if rep.Violations() != 0 {
-		t.Fatalf("violations under chaos:\n%s", text.String())
-	}
+	rep, counts := verifyUnderChaos(t, local.Config{}, 30, 30*time.Second, 20)
 	kinds, total := 0, int64(0)
 	for _, n := range counts {
 		total += n
@@ -147,26 +130,37 @@ func TestVerifyUnderChaos(t *testing.T) {
 // what it did not finish) and every kind of fault; smaller, to keep make test short.
 func TestVerifyFastPathUnderChaos(t *testing.T) {
 	t.Parallel()
+	rep, _ := verifyUnderChaos(t, local.Config{Timings: timing.AWS()}, 16, 20*time.Second, 15)
+	if rep.Acked < 100 {
+		t.Fatalf("the run proves too little: %d acked", rep.Acked)
+	}
+}
+
+// verifyUnderChaos runs the checker with users for d at rate msg/s against parley local
+// configured by lc and injecting every kind of fault, fails the test on any violation, and
+// returns the report and the faults injected.
+func verifyUnderChaos(t *testing.T, lc local.Config, users int, d time.Duration, rate float64) (*verify.Report, map[faults.Kind]int64) {
+	t.Helper()
 	spec, err := faults.Parse("chaos")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := localtest.Start(t, local.Config{JWTSecret: secret, Faults: spec, Timings: timing.AWS()})
-	cfg := config(m, 16, 20*time.Second)
-	cfg.Rate, cfg.Drops, cfg.Offline, cfg.Drain = 15, 3, 3*time.Second, 10*time.Second
+	lc.JWTSecret, lc.Faults = secret, spec
+	m := localtest.Start(t, lc)
+	cfg := config(m, users, d)
+	cfg.Rate, cfg.Drops, cfg.Offline, cfg.Drain = rate, 3, 3*time.Second, 10*time.Second
 	rep, err := verify.Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var text strings.Builder
 	_ = rep.WriteText(&text)
-	t.Logf("%s\nfaults injected: %v", text.String(), m.Faults())
+	counts := m.Faults()
+	t.Logf("%s\nfaults injected: %v", text.String(), counts)
 	if rep.Violations() != 0 {
-		t.Fatalf("violations under chaos with AWS timings:\n%s", text.String())
+		t.Fatalf("violations under chaos:\n%s", text.String())
 	}
-	if rep.Acked < 100 {
-		t.Fatalf("the run proves too little: %d acked", rep.Acked)
-	}
+	return rep, counts
 }
 
 // TestVerifyManyInstances runs the checker against parley local with four instances whose
