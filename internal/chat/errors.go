@@ -52,6 +52,8 @@ var (
 	ErrExists = errors.New("chat: already exists")
 	// ErrLimit: a conditional change would exceed a limit (such as the group size).
 	ErrLimit = errors.New("chat: limit exceeded")
+	// ErrConflict: a compare-and-set write found the item changed since it was read.
+	ErrConflict = errors.New("chat: changed concurrently")
 	// ErrGone: the connection no longer exists (API Gateway's 410 Gone).
 	ErrGone = errors.New("chat: connection gone")
 	// ErrRejected: the push was refused for good (a 4xx other than 410 and 429); retrying

@@ -34,3 +34,21 @@ const UserIDRule = "1 to 64 characters of A-Z a-z 0-9 _ . @ -"
 
 // ValidUserID reports whether id is a legal user id: 1 to 64 of A-Z a-z 0-9 _ . @ -.
 func ValidUserID(id string) bool { return userIDPattern.MatchString(id) }
+
+// Version 1.1 limits (PROTOCOL.md §8, docs/protocol.md).
+const (
+	// MaxEmojiBytes bounds a reaction's emoji (UTF-8 bytes).
+	MaxEmojiBytes = 32
+	// MaxUserReactions is how many distinct reactions one user may have on one message.
+	MaxUserReactions = 20
+	// MaxMessageReactions bounds the reactions of one message in all (an addition to
+	// PROTOCOL.md): the message's item holds them, and DynamoDB's item limit is 400 KB.
+	// 3000 reactions of 64-byte user ids under 32-byte emojis fit with a full body.
+	MaxMessageReactions = 3000
+	// MaxPreviewRunes is the length of a reply's preview of the quoted body, and of an
+	// offline notification's preview, in characters.
+	MaxPreviewRunes = 100
+	// MaxNotifyRecipients bounds the recipients of one offline notification event
+	// (Notification): a message with more offline members is told in several.
+	MaxNotifyRecipients = 100
+)

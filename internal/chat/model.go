@@ -6,19 +6,88 @@ const (
 	KindGroup  = "group"
 )
 
-// Message is one stored chat message.
+// Message is one item of a conversation's timeline (PROTOCOL.md §8): a chat message, or,
+// when Change is set, a change event (an edit, a delete, a reaction) under its own id. A
+// message carries its folded state: the latest body, EditedAt, Deleted (the body erased),
+// the reactions, and Version with LastChange, the change applied last.
 type Message struct {
 	ConversationID string `json:"conversationId"`
-	MessageID      string `json:"messageId"`
-	SenderID       string `json:"senderId"`
-	Body           string `json:"body"`
-	CreatedAt      int64  `json:"createdAt"` // Unix milliseconds
-	ClientMsgID    string `json:"clientMsgId"`
+	// MessageID is the item's id in the timeline: a message's id, or a change's eventId.
+	MessageID   string `json:"messageId"`
+	SenderID    string `json:"senderId"`
+	Body        string `json:"body,omitempty"` // absent once deleted
+	CreatedAt   int64  `json:"createdAt"`      // Unix milliseconds
+	ClientMsgID string `json:"clientMsgId"`
+	// ReplyTo is the message this one answers, as it was when this one was sent.
+	ReplyTo *ReplyRef `json:"replyTo,omitempty"`
+	// EditedAt is when the body was last edited (Unix milliseconds); 0 if never.
+	EditedAt int64 `json:"editedAt,omitempty"`
+	// Deleted says the sender deleted the message: the body is erased from storage.
+	Deleted bool `json:"deleted,omitempty"`
+	// LastEventID is the eventId of the last change folded into this state (an addition
+	// to PROTOCOL.md): a client that got the message from history or sync can skip the
+	// change events at or before it.
+	LastEventID string `json:"lastEventId,omitempty"`
+
+	// Reactions maps each emoji to the users who reacted with it (sorted ids).
+	Reactions map[string][]string `json:"-"`
+	// Version counts the changes applied to the message: the store applies a change only
+	// on the version it was computed from (MessageStore.ApplyChange).
+	Version int `json:"-"`
+	// LastChange is the change applied last (its Body left out: it is the message's), kept
+	// so that a retried change can store its event again if storing it failed.
+	LastChange *Change `json:"-"`
+	// LastEditID is the eventId of the newest edit event, the only one whose body is kept:
+	// an edit erases the body of the edit before it, and a delete that of the last.
+	LastEditID string `json:"-"`
+
+	// Change is set on the timeline items that are change events, never on messages.
+	Change *Change `json:"-"`
+
 	// Inline says that send pushes this message itself (the inline path) and marks it
 	// when it has reached every connection (ConversationStore.MarkInline): the stream
 	// fan-out then looks for the mark before delivering. Stored with the message's
 	// DynamoDB item (and outbox item), never sent to clients.
 	Inline bool `json:"-"`
+}
+
+// IsChange reports whether m is a change event rather than a message.
+func (m Message) IsChange() bool { return m.Change != nil }
+
+// ReplyRef is the message a reply quotes: its id, sender, and the first MaxPreviewRunes
+// characters of its body when the reply was sent ("" if it was deleted).
+type ReplyRef struct {
+	MessageID string `json:"messageId"`
+	SenderID  string `json:"senderId"`
+	Preview   string `json:"preview"`
+}
+
+// Change kinds.
+const (
+	ChangeEdit     = "edit"
+	ChangeDelete   = "delete"
+	ChangeReaction = "reaction"
+)
+
+// Reaction states.
+const (
+	ReactionAdd    = "add"
+	ReactionRemove = "remove"
+)
+
+// Change is one change to a message: an edit, a delete or a reaction added or removed.
+type Change struct {
+	Kind    string // ChangeEdit, ChangeDelete or ChangeReaction
+	EventID string
+	// MessageID is the message changed.
+	MessageID string
+	// UserID made the change (the sender, for edits and deletes).
+	UserID string
+	At     int64
+	// Body is an edit's new body ("" once a later edit or the delete erased it).
+	Body string
+	// Emoji and State are a reaction's.
+	Emoji, State string
 }
 
 // MessageRef names one message.
@@ -57,7 +126,16 @@ type Membership struct {
 	// Peer is the other member of a direct conversation; "" for groups.
 	Peer     string
 	JoinedAt int64
+	// MutedUntil is when the member's mute of the conversation's offline notifications
+	// ends (Unix milliseconds): 0 not muted, MutedForever muted until unmuted.
+	MutedUntil int64
 }
+
+// MutedForever is Membership.MutedUntil of a mute without an end.
+const MutedForever = int64(1<<63 - 1)
+
+// Muted reports whether the membership mutes notifications at now (Unix milliseconds).
+func (m Membership) Muted(now int64) bool { return m.MutedUntil > now }
 
 // Cursor is a member's receipt state in one conversation: every message up to and
 // including DeliveredUpTo was delivered to the member, up to ReadUpTo was read. "" means none.

@@ -109,6 +109,11 @@ type Options struct {
 	InlineMaxMembers int
 	// Metrics receives delivery measurements. Default: dropped.
 	Metrics Metrics
+	// Notifier receives the offline notifications of messages (Notification). Default:
+	// none are made.
+	Notifier Notifier
+	// NoNotifyPreview leaves the body's preview out of notifications (privacy).
+	NoNotifyPreview bool
 }
 
 func (o *Options) setDefaults() {

@@ -25,23 +25,47 @@ type MessageStore interface {
 	// was never stored once no attempt can still store it (Options.ReserveStale).
 	RenewReservation(ctx context.Context, r Reservation, oldMessageID string) (Reservation, error)
 
-	// PutMessage stores m under (ConversationID, MessageID). Idempotent: storing the same
-	// message again leaves exactly one.
+	// PutMessage stores m, a message or a change event (Message.Change), under
+	// (ConversationID, MessageID). Idempotent: storing the same item again leaves exactly
+	// one. A message is only ever put when it is new (or put again as it was read, with
+	// Republish's effect); its later changes go through ApplyChange, which a put must not
+	// undo: stores make the put of a message whose stored Version is above m's change
+	// nothing.
 	PutMessage(ctx context.Context, m Message) error
 
-	// GetMessage returns one message, or ErrNotFound.
+	// Republish makes sure the fan-out gets a stored item: for a store whose own stream
+	// recorded the item when PutMessage stored it (DynamoDB) it does nothing; for a store
+	// whose stream is a separate outbox it writes the outbox item again, in case that write
+	// is what failed. It never changes the stored item.
+	Republish(ctx context.Context, m Message) error
+
+	// GetMessage returns one timeline item (a message or a change event), or ErrNotFound.
 	GetMessage(ctx context.Context, conversationID, messageID string) (Message, error)
 
-	// Before returns up to limit messages whose id is below before (the newest messages when
-	// before is ""), newest first, and whether older messages exist beyond them.
+	// ApplyChange stores the folded state of message m (Body, EditedAt, Deleted, Reactions,
+	// Version, LastChange, LastEditID) provided the stored message's Version is still
+	// fromVersion (m.Version is the new one, above it): an optimistic, compare-and-set
+	// update of one item. It returns ErrConflict (wrapped) when the stored version moved
+	// and ErrNotFound when no such message exists. Nothing else of the item changes.
+	ApplyChange(ctx context.Context, m Message, fromVersion int) error
+
+	// EraseBody removes the body of a stored timeline item (an edit event superseded by a
+	// later edit, or by the delete of its message). Erasing a missing item or body is not
+	// an error.
+	EraseBody(ctx context.Context, conversationID, messageID string) error
+
+	// Before returns up to limit messages (change events left out) whose id is below
+	// before (the newest when before is ""), newest first, and whether older messages exist
+	// beyond them.
 	Before(ctx context.Context, conversationID, before string, limit int) (msgs []Message, more bool, err error)
 
-	// After returns up to limit messages whose id is above after (from the first message
-	// when after is ""), oldest first, and whether newer messages exist beyond them.
+	// After returns up to limit timeline items, messages and change events, whose id is
+	// above after (from the first when after is ""), oldest first, and whether newer items
+	// exist beyond them.
 	After(ctx context.Context, conversationID, after string, limit int) (msgs []Message, more bool, err error)
 
-	// CountAfter counts the messages whose id is above after ("" for all) and whose sender
-	// is not excludeSender, stopping once it reaches max.
+	// CountAfter counts the messages (change events left out) whose id is above after (""
+	// for all) and whose sender is not excludeSender, stopping once it reaches max.
 	CountAfter(ctx context.Context, conversationID, after, excludeSender string, max int) (int, error)
 
 	// AdvanceCursor moves userID's cursor status (StatusDelivered or StatusRead) in the
@@ -84,11 +108,16 @@ type ConversationStore interface {
 	// non-member is not an error and changes nothing.
 	RemoveMember(ctx context.Context, conversationID, userID string) error
 
+	// SetMuted sets MutedUntil of userID's membership (0 unmutes); ErrNotFound when the
+	// user is not a member.
+	SetMuted(ctx context.Context, conversationID, userID string, until int64) error
+
 	// UserConversations returns every membership of userID.
 	UserConversations(ctx context.Context, userID string) ([]Membership, error)
 
 	// SetLastMessage records m as its conversation's last message, unless a message with a
-	// higher id is already recorded.
+	// higher id is already recorded. Recording the same message again replaces it (its
+	// folded state after an edit or a delete).
 	SetLastMessage(ctx context.Context, m Message) error
 
 	// MarkInline records that the inline path delivered a message to every open

@@ -25,6 +25,11 @@ type Request struct {
 	Members        []string `json:"members,omitempty"`
 	Name           *string  `json:"name,omitempty"`
 	UserIDs        []string `json:"userIds,omitempty"`
+	// Version 1.1 (PROTOCOL.md §8, docs/protocol.md).
+	ReplyTo string `json:"replyTo,omitempty"`
+	Emoji   string `json:"emoji,omitempty"`
+	// Until is when a mute ends (Unix milliseconds); absent: until unmuted.
+	Until *int64 `json:"until,omitempty"`
 }
 
 // DecodeRequest parses one client frame. It always returns the action and requestId it
@@ -80,7 +85,7 @@ func hasRequestID(frame []byte) bool {
 // little to a client.
 func jsonType(field string) string {
 	switch field {
-	case "limit":
+	case "limit", "until":
 		return "an integer"
 	case "members", "userIds":
 		return "an array of strings"
@@ -101,6 +106,11 @@ const (
 	TypePresence      = "presence"
 	TypeHeartbeat     = "heartbeat"
 	TypeError         = "error"
+	// Version 1.1.
+	TypeEdited   = "edited"
+	TypeDeleted  = "deleted"
+	TypeReaction = "reaction"
+	TypeMuted    = "muted"
 )
 
 // AckFrame answers a send once the message is stored.
@@ -123,6 +133,54 @@ type MessageFrame struct {
 	Message Message `json:"message"`
 }
 
+// EditedFrame answers an edit and, without RequestID, announces it (PROTOCOL.md §8).
+type EditedFrame struct {
+	Type           string `json:"type"`
+	RequestID      string `json:"requestId,omitempty"`
+	ConversationID string `json:"conversationId"`
+	MessageID      string `json:"messageId"`
+	EventID        string `json:"eventId"`
+	Body           string `json:"body"`
+	EditedAt       int64  `json:"editedAt"`
+}
+
+// DeletedFrame answers a delete and, without RequestID, announces it.
+type DeletedFrame struct {
+	Type           string `json:"type"`
+	RequestID      string `json:"requestId,omitempty"`
+	ConversationID string `json:"conversationId"`
+	MessageID      string `json:"messageId"`
+	EventID        string `json:"eventId"`
+	At             int64  `json:"at"`
+}
+
+// ReactionFrame answers a react and, without RequestID, announces a reaction added or
+// removed. A reply to a react that changed nothing carries no EventID (no event exists),
+// unless it repeats the change that made the state so (a retry): then that change's.
+type ReactionFrame struct {
+	Type           string `json:"type"`
+	RequestID      string `json:"requestId,omitempty"`
+	ConversationID string `json:"conversationId"`
+	MessageID      string `json:"messageId"`
+	EventID        string `json:"eventId,omitempty"`
+	UserID         string `json:"userId"`
+	Emoji          string `json:"emoji"`
+	State          string `json:"state"`
+	At             int64  `json:"at"`
+}
+
+// MutedFrame answers mute and unmute (an addition to PROTOCOL.md): whether the caller
+// now gets offline notifications of the conversation.
+type MutedFrame struct {
+	Type           string `json:"type"`
+	RequestID      string `json:"requestId,omitempty"`
+	ConversationID string `json:"conversationId"`
+	Muted          bool   `json:"muted"`
+	// Until is when the mute ends (Unix milliseconds); absent while muted for good or
+	// when not muted.
+	Until int64 `json:"until,omitempty"`
+}
+
 // TypingFrame tells the other members that a member is typing.
 type TypingFrame struct {
 	Type           string `json:"type"`
@@ -142,9 +200,18 @@ type ReceiptFrame struct {
 	At             int64  `json:"at"`
 }
 
+// ReactionCount is one emoji's reactions on a message, as history shows them.
+type ReactionCount struct {
+	Emoji string `json:"emoji"`
+	Count int    `json:"count"`
+	Mine  bool   `json:"mine"`
+}
+
 // HistoryMessage is a message in a history page, with its status when the caller sent it.
 type HistoryMessage struct {
 	Message
+	// Reactions are the message's reactions, most frequent first (absent when none).
+	Reactions []ReactionCount `json:"reactions,omitempty"`
 	// Status is set on the caller's messages in a direct conversation.
 	Status string `json:"status,omitempty"`
 	// DeliveredTo and ReadBy are set on the caller's messages in a group: how many other
@@ -203,6 +270,11 @@ type ConversationSummary struct {
 	MemberCount int      `json:"memberCount"`
 	LastMessage *Message `json:"lastMessage"`
 	Unread      int      `json:"unread"`
+	// Muted and MutedUntil tell whether the caller muted the conversation's offline
+	// notifications, and until when (additions to PROTOCOL.md; absent when not muted,
+	// MutedUntil absent when muted for good).
+	Muted      bool  `json:"muted,omitempty"`
+	MutedUntil int64 `json:"mutedUntil,omitempty"`
 
 	lastActivity int64 // for ordering the list, not sent
 }

@@ -423,7 +423,7 @@ func (s *ConversationStore) SetLastMessage(ctx context.Context, m chat.Message) 
 	}
 	cond := expression.Name(schema.AttrPK).AttributeExists().And(expression.Or(
 		expression.Name(attrLastMessage).AttributeNotExists(),
-		expression.Name(attrLastMessage+"."+schema.AttrMessageID).LessThan(expression.Value(m.MessageID)),
+		expression.Name(attrLastMessage+"."+schema.AttrMessageID).LessThanEqual(expression.Value(m.MessageID)),
 	))
 	upd := expression.Set(expression.Name(attrLastMessage), expression.Value(lm))
 	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()

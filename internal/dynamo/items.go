@@ -50,7 +50,10 @@ func messageKey(conversationID, messageID string) map[string]types.AttributeValu
 	}
 }
 
-// messageItem is a Messages item, also the lastMessage map on a conversation's META item.
+// messageItem is a Messages item (a message or a change event), also the lastMessage map
+// on a conversation's META item. A change event has Kind set; its MessageID is the
+// eventId, its SenderID the user who made the change, its CreatedAt the change's time and
+// its Body an edit's body.
 type messageItem struct {
 	ConversationID string `dynamodbav:"conversationId"`
 	MessageID      string `dynamodbav:"messageId"`
@@ -59,11 +62,79 @@ type messageItem struct {
 	CreatedAt      int64  `dynamodbav:"createdAt"`
 	ClientMsgID    string `dynamodbav:"clientMsgId,omitempty"`
 	Inline         bool   `dynamodbav:"inline,omitempty"`
+
+	ReplyTo    *replyItem          `dynamodbav:"replyTo,omitempty"`
+	EditedAt   int64               `dynamodbav:"editedAt,omitempty"`
+	Deleted    bool                `dynamodbav:"deleted,omitempty"`
+	Reactions  map[string][]string `dynamodbav:"reactions,omitempty"`
+	Version    int                 `dynamodbav:"ver,omitempty"`
+	LastChange *changeItem         `dynamodbav:"lastChange,omitempty"`
+	LastEditID string              `dynamodbav:"lastEdit,omitempty"`
+
+	// A change event's attributes.
+	Kind   string `dynamodbav:"kind,omitempty"`
+	Target string `dynamodbav:"target,omitempty"`
+	Emoji  string `dynamodbav:"emoji,omitempty"`
+	State  string `dynamodbav:"state,omitempty"`
 }
 
-func toMessageItem(m chat.Message) messageItem { return messageItem(m) }
+// attrKind marks change events in the Messages table: history and unread counts filter
+// on its absence.
+const attrKind = "kind"
 
-func (m messageItem) message() chat.Message { return chat.Message(m) }
+type replyItem struct {
+	MessageID string `dynamodbav:"messageId"`
+	SenderID  string `dynamodbav:"senderId"`
+	Preview   string `dynamodbav:"preview"`
+}
+
+// changeItem is a message's lastChange: the change without its body.
+type changeItem struct {
+	Kind    string `dynamodbav:"kind"`
+	EventID string `dynamodbav:"eventId"`
+	UserID  string `dynamodbav:"userId"`
+	At      int64  `dynamodbav:"at"`
+	Emoji   string `dynamodbav:"emoji,omitempty"`
+	State   string `dynamodbav:"state,omitempty"`
+}
+
+func toMessageItem(m chat.Message) messageItem {
+	it := messageItem{
+		ConversationID: m.ConversationID, MessageID: m.MessageID, SenderID: m.SenderID, Body: m.Body,
+		CreatedAt: m.CreatedAt, ClientMsgID: m.ClientMsgID, Inline: m.Inline,
+		EditedAt: m.EditedAt, Deleted: m.Deleted, Reactions: m.Reactions, Version: m.Version, LastEditID: m.LastEditID,
+	}
+	if r := m.ReplyTo; r != nil {
+		it.ReplyTo = &replyItem{MessageID: r.MessageID, SenderID: r.SenderID, Preview: r.Preview}
+	}
+	if c := m.LastChange; c != nil {
+		it.LastChange = &changeItem{Kind: c.Kind, EventID: c.EventID, UserID: c.UserID, At: c.At, Emoji: c.Emoji, State: c.State}
+	}
+	if c := m.Change; c != nil {
+		it.Kind, it.Target, it.Emoji, it.State = c.Kind, c.MessageID, c.Emoji, c.State
+	}
+	return it
+}
+
+func (it messageItem) message() chat.Message {
+	m := chat.Message{
+		ConversationID: it.ConversationID, MessageID: it.MessageID, SenderID: it.SenderID, Body: it.Body,
+		CreatedAt: it.CreatedAt, ClientMsgID: it.ClientMsgID, Inline: it.Inline,
+		EditedAt: it.EditedAt, Deleted: it.Deleted, Reactions: it.Reactions, Version: it.Version, LastEditID: it.LastEditID,
+	}
+	if r := it.ReplyTo; r != nil {
+		m.ReplyTo = &chat.ReplyRef{MessageID: r.MessageID, SenderID: r.SenderID, Preview: r.Preview}
+	}
+	if c := it.LastChange; c != nil {
+		m.LastChange = &chat.Change{Kind: c.Kind, EventID: c.EventID, MessageID: it.MessageID, UserID: c.UserID, At: c.At, Emoji: c.Emoji, State: c.State}
+		m.LastEventID = c.EventID
+	}
+	if it.Kind != "" {
+		m.Change = &chat.Change{Kind: it.Kind, EventID: it.MessageID, MessageID: it.Target, UserID: it.SenderID, At: it.CreatedAt,
+			Body: it.Body, Emoji: it.Emoji, State: it.State}
+	}
+	return m
+}
 
 // reservationItem is a CLIENTMSG item.
 type reservationItem struct {
