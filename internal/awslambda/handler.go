@@ -133,13 +133,23 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayWebsocketProx
 func (h *Handler) dispatch(ctx context.Context, c chat.Caller, r chat.Request) (any, error) {
 	switch r.Action {
 	case "send":
-		ack, err := h.svc.Send(ctx, c, chat.SendInput{ConversationID: r.ConversationID, To: r.To, ClientMsgID: r.ClientMsgID, Body: r.Body})
+		ack, err := h.svc.Send(ctx, c, chat.SendInput{ConversationID: r.ConversationID, To: r.To, ClientMsgID: r.ClientMsgID, Body: r.Body, ReplyTo: r.ReplyTo})
 		if err == nil && ack.Posted {
 			return nil, nil // the inline path posted the ack already
 		}
 		return ack, err
 	case "typing":
 		return nil, h.svc.Typing(ctx, c, r.ConversationID, r.State)
+	case "edit":
+		return h.svc.Edit(ctx, c, r.ConversationID, r.MessageID, r.Body)
+	case "delete":
+		return h.svc.Delete(ctx, c, r.ConversationID, r.MessageID)
+	case "react":
+		return h.svc.React(ctx, c, r.ConversationID, r.MessageID, r.Emoji, r.State)
+	case "mute":
+		return h.svc.Mute(ctx, c, r.ConversationID, r.Until)
+	case "unmute":
+		return h.svc.Unmute(ctx, c, r.ConversationID)
 	case "receipt":
 		return h.svc.Receipt(ctx, c, r.ConversationID, r.MessageID, r.Status)
 	case "history":

@@ -203,6 +203,8 @@ var fzReplyType = map[string]string{
 	"sync": chat.TypeSynced, "conversations": chat.TypeConversations,
 	"createConversation": chat.TypeConversation, "addMembers": chat.TypeConversation, "leave": chat.TypeConversation,
 	"presence": chat.TypePresence, "heartbeat": chat.TypeHeartbeat,
+	"edit": chat.TypeEdited, "delete": chat.TypeDeleted, "react": chat.TypeReaction,
+	"mute": chat.TypeMuted, "unmute": chat.TypeMuted,
 }
 
 // fzCodes are the error codes of docs/protocol.md (rate_limited cannot happen here: the

@@ -179,6 +179,18 @@ func MessageFromImage(img map[string]events.DynamoDBAttributeValue) (chat.Messag
 	if m.CreatedAt, err = num(img, "createdAt"); err != nil {
 		return m, fmt.Errorf("message image %s/%s: %w", m.ConversationID, m.MessageID, err)
 	}
+	if r, ok := img["replyTo"]; ok && r.DataType() == events.DataTypeMap {
+		q := r.Map()
+		m.ReplyTo = &chat.ReplyRef{MessageID: str(q, "messageId"), SenderID: str(q, "senderId"), Preview: str(q, "preview")}
+	}
+	m.EditedAt, _ = num(img, "editedAt")
+	m.Deleted = boolean(img, "deleted")
+	if kind := str(img, "kind"); kind != "" {
+		// A change event (internal/dynamo's messageItem).
+		m.Change = &chat.Change{Kind: kind, EventID: m.MessageID, MessageID: str(img, "target"), UserID: m.SenderID,
+			At: m.CreatedAt, Body: m.Body, Emoji: str(img, "emoji"), State: str(img, "state")}
+		m.Origin = str(img, "origin")
+	}
 	if m.ConversationID == "" || m.MessageID == "" || m.SenderID == "" {
 		return m, fmt.Errorf("message image lacks conversationId, messageId or senderId")
 	}

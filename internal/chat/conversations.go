@@ -215,9 +215,14 @@ func (s *Service) Conversations(ctx context.Context, c Caller) (ConversationsFra
 	}
 	ids := make([]string, len(ms))
 	peers := map[string]string{}
+	muted := map[string]int64{}
+	now := s.now()
 	for i, m := range ms {
 		ids[i] = m.ConversationID
 		peers[m.ConversationID] = m.Peer
+		if m.Muted(now) {
+			muted[m.ConversationID] = m.MutedUntil
+		}
 	}
 	convs, err := s.conversations.GetConversations(ctx, ids)
 	if err != nil {
@@ -234,6 +239,12 @@ func (s *Service) Conversations(ctx context.Context, c Caller) (ConversationsFra
 			MemberCount:    conv.MemberCount,
 			LastMessage:    conv.LastMessage,
 			lastActivity:   conv.CreatedAt,
+		}
+		if until, ok := muted[conv.ConversationID]; ok {
+			sum.Muted = true
+			if until != MutedForever {
+				sum.MutedUntil = until
+			}
 		}
 		if conv.LastMessage != nil {
 			sum.lastActivity = conv.LastMessage.CreatedAt
@@ -260,4 +271,46 @@ func (s *Service) Conversations(ctx context.Context, c Caller) (ConversationsFra
 		return out[i].ConversationID < out[j].ConversationID
 	})
 	return ConversationsFrame{Type: TypeConversations, RequestID: c.RequestID, Conversations: out}, nil
+}
+
+// Mute stops the caller's offline notifications of a conversation until until (Unix
+// milliseconds, in the future), or until unmuted when until is nil.
+func (s *Service) Mute(ctx context.Context, c Caller, conversationID string, until *int64) (MutedFrame, error) {
+	if err := validConversationID(conversationID); err != nil {
+		return MutedFrame{}, err
+	}
+	end := MutedForever
+	if until != nil {
+		if *until <= s.now() {
+			return MutedFrame{}, Errorf(CodeBadRequest, "until must be in the future (Unix milliseconds)")
+		}
+		end = *until
+	}
+	return s.setMuted(ctx, c, conversationID, end)
+}
+
+// Unmute restores the caller's offline notifications of a conversation.
+func (s *Service) Unmute(ctx context.Context, c Caller, conversationID string) (MutedFrame, error) {
+	if err := validConversationID(conversationID); err != nil {
+		return MutedFrame{}, err
+	}
+	return s.setMuted(ctx, c, conversationID, 0)
+}
+
+func (s *Service) setMuted(ctx context.Context, c Caller, conversationID string, until int64) (MutedFrame, error) {
+	if _, err := s.requireMember(ctx, conversationID, c.UserID); err != nil {
+		return MutedFrame{}, err
+	}
+	err := s.conversations.SetMuted(ctx, conversationID, c.UserID, until)
+	if errors.Is(err, ErrNotFound) {
+		return MutedFrame{}, Errorf(CodeForbidden, "you are not a member of %q", conversationID)
+	}
+	if err != nil {
+		return MutedFrame{}, fmt.Errorf("set mute of %s in %s: %w", c.UserID, conversationID, err)
+	}
+	f := MutedFrame{Type: TypeMuted, RequestID: c.RequestID, ConversationID: conversationID, Muted: until != 0}
+	if until != 0 && until != MutedForever {
+		f.Until = until
+	}
+	return f, nil
 }

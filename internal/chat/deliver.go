@@ -28,6 +28,15 @@ const GoneGrace = 30 * time.Second
 // pushStats counts what one push round did.
 type pushStats struct {
 	delivered, gone, rejected, failed atomic.Int64
+
+	mu      sync.Mutex
+	offline []string // the users who had no open connection
+}
+
+func (st *pushStats) addOffline(userID string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.offline = append(st.offline, userID)
 }
 
 // push is one frame to push to many connections.
@@ -67,6 +76,9 @@ func (s *Service) pushToUsers(ctx context.Context, users []string, exclude strin
 				// Keep reading the others: one unreadable member must not starve the rest.
 				readOnce.Do(func() { readErr = fmt.Errorf("read connections of %s: %w", users[i], err) })
 				return nil
+			}
+			if len(conns) == 0 {
+				st.addOffline(users[i])
 			}
 			for _, c := range conns {
 				if c.ConnectionID == exclude {
@@ -189,14 +201,14 @@ func (s *Service) broadcast(ctx context.Context, users []string, exclude string,
 type Deliverer struct {
 	s       *Service
 	mu      sync.Mutex
-	members map[string][]string
+	members map[string]audience
 	marked  map[MessageRef]bool // the inline marks read by Prefetch
 	fetched map[MessageRef]bool // the refs Prefetch looked up
 }
 
 // NewDeliverer returns a Deliverer with an empty member cache.
 func (s *Service) NewDeliverer() *Deliverer {
-	return &Deliverer{s: s, members: map[string][]string{}, marked: map[MessageRef]bool{}, fetched: map[MessageRef]bool{}}
+	return &Deliverer{s: s, members: map[string]audience{}, marked: map[MessageRef]bool{}, fetched: map[MessageRef]bool{}}
 }
 
 // Prefetch reads, in one go, the inline marks of the batch's messages that the inline
@@ -293,40 +305,48 @@ func (d *Deliverer) Deliver(ctx context.Context, m Message) error {
 }
 
 func (d *Deliverer) deliver(ctx context.Context, m Message) error {
-	members, err := d.membersOf(ctx, m.ConversationID)
+	frame, ok := TimelineFrame(m)
+	if !ok {
+		return nil // an edit whose body a later change erased: that change is delivered
+	}
+	aud, err := d.membersOf(ctx, m.ConversationID)
 	if err != nil {
 		return err
 	}
-	frame, err := Encode(MessageFrame{Type: TypeMessage, Message: m})
+	data, err := Encode(frame)
 	if err != nil {
 		return err
 	}
-	st, err := d.s.pushToUsers(ctx, members, "", push{frame: frame, retry: true, path: PathStream, createdAt: m.CreatedAt})
+	// A change's own connection got the reply; a message's sender gets its message.
+	st, err := d.s.pushToUsers(ctx, aud.ids, m.Origin, push{frame: data, retry: true, path: PathStream, createdAt: m.CreatedAt})
 	d.s.log.DebugContext(ctx, "delivered", slog.String("conversationId", m.ConversationID), slog.String("messageId", m.MessageID),
-		slog.Int("members", len(members)), slog.Int64("pushed", st.delivered.Load()), slog.Int64("gone", st.gone.Load()))
+		slog.Int("members", len(aud.ids)), slog.Int64("pushed", st.delivered.Load()), slog.Int64("gone", st.gone.Load()))
 	if err != nil {
+		return fmt.Errorf("deliver %s/%s: %w", m.ConversationID, m.MessageID, err)
+	}
+	if err := d.s.notifyOffline(ctx, m, aud, st.offline); err != nil {
 		return fmt.Errorf("deliver %s/%s: %w", m.ConversationID, m.MessageID, err)
 	}
 	return nil
 }
 
-// membersOf returns the members of a conversation (memberIDs), from the batch's cache when
-// it holds them.
-func (d *Deliverer) membersOf(ctx context.Context, conversationID string) ([]string, error) {
+// membersOf returns the members of a conversation (audienceOf), from the batch's cache
+// when it holds them.
+func (d *Deliverer) membersOf(ctx context.Context, conversationID string) (audience, error) {
 	d.mu.Lock()
-	members, ok := d.members[conversationID]
+	aud, ok := d.members[conversationID]
 	d.mu.Unlock()
 	if ok {
-		return members, nil
+		return aud, nil
 	}
-	members, err := d.s.memberIDs(ctx, conversationID)
+	aud, err := d.s.audienceOf(ctx, conversationID)
 	if err != nil {
-		return nil, err
+		return audience{}, err
 	}
 	d.mu.Lock()
-	d.members[conversationID] = members
+	d.members[conversationID] = aud
 	d.mu.Unlock()
-	return members, nil
+	return aud, nil
 }
 
 // PresenceLapsed handles the TTL deletion of a user's presence item: unless the user is

@@ -45,7 +45,7 @@ const InlineGrace = 500 * time.Millisecond
 // the message is stored.
 type inlinePlan struct {
 	done    chan struct{}
-	members []string
+	members audience
 	err     error
 }
 
@@ -56,7 +56,7 @@ func (s *Service) planDirect(conversationID string) *inlinePlan {
 	if !ok || s.opts.InlineMaxMembers < 2 {
 		return nil
 	}
-	p := &inlinePlan{done: make(chan struct{}), members: []string{a, b}}
+	p := &inlinePlan{done: make(chan struct{}), members: audience{ids: []string{a, b}, kind: KindDirect}}
 	close(p.done)
 	return p
 }
@@ -98,18 +98,24 @@ func (s *Service) authorizeGroup(ctx context.Context, conversationID, userID str
 	p := &inlinePlan{done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
-		p.members, p.err = s.memberIDs(ctx, conversationID)
+		p.members, p.err = s.audienceOf(ctx, conversationID)
 	}()
 	return p, nil
 }
 
 // wait returns the members, once read.
 func (p *inlinePlan) wait(ctx context.Context) ([]string, error) {
+	aud, err := p.audience(ctx)
+	return aud.ids, err
+}
+
+// audience returns the members with their mutes, once read.
+func (p *inlinePlan) audience(ctx context.Context) (audience, error) {
 	select {
 	case <-p.done:
 		return p.members, p.err
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return audience{}, ctx.Err()
 	}
 }
 
@@ -125,7 +131,7 @@ func (s *Service) finishInline(ctx context.Context, c Caller, m Message, p *inli
 	setLast := make(chan error, 1)
 	go func() { setLast <- s.conversations.SetLastMessage(ctx, m) }()
 
-	members, err := p.wait(ctx)
+	aud, err := p.audience(ctx)
 	frame, encErr := Encode(MessageFrame{Type: TypeMessage, Message: m})
 	if err != nil || encErr != nil {
 		// The stream path delivers it (no mark).
@@ -151,7 +157,12 @@ func (s *Service) finishInline(ctx context.Context, c Caller, m Message, p *inli
 		}
 		posted <- ackResult{postErr: err}
 	}()
-	_, pushErr := s.pushToUsers(ctx, members, "", push{frame: frame, retry: true, path: PathInline, createdAt: m.CreatedAt})
+	st, pushErr := s.pushToUsers(ctx, aud.ids, "", push{frame: frame, retry: true, path: PathInline, createdAt: m.CreatedAt})
+	if pushErr == nil {
+		// Notified before the mark: without the mark the stream path delivers and
+		// notifies again, so a notification that failed here is not lost.
+		pushErr = s.notifyOffline(ctx, m, aud, st.offline)
+	}
 	if pushErr == nil {
 		if err := s.conversations.MarkInline(ctx, MessageRef{m.ConversationID, m.MessageID}); err != nil {
 			s.log.WarnContext(ctx, "send: mark inline delivery: the stream delivers again", "conversationId", m.ConversationID,

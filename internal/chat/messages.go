@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"unicode/utf8"
 
 	"github.com/oklog/ulid/v2"
 )
@@ -20,6 +19,8 @@ type SendInput struct {
 	To             string
 	ClientMsgID    string
 	Body           *string
+	// ReplyTo is the id of the message this one answers ("" for none).
+	ReplyTo string
 }
 
 // Send stores a message and acknowledges it. It is idempotent on (sender, conversation,
@@ -43,17 +44,21 @@ func (s *Service) Send(ctx context.Context, c Caller, in SendInput) (AckFrame, e
 		return AckFrame{}, Errorf(CodeBadRequest, "body is required")
 	}
 	body := *in.Body
-	switch {
-	case len(body) == 0:
-		return AckFrame{}, Errorf(CodeBadRequest, "body must not be empty")
-	case len(body) > MaxBodyBytes:
-		return AckFrame{}, Errorf(CodeTooLarge, "body is %d bytes, the limit is %d", len(body), MaxBodyBytes)
-	case !utf8.ValidString(body):
-		return AckFrame{}, Errorf(CodeBadRequest, "body is not valid UTF-8")
+	if err := validBody(body); err != nil {
+		return AckFrame{}, err
+	}
+	if in.ReplyTo != "" && !ValidULID(in.ReplyTo) {
+		return AckFrame{}, Errorf(CodeBadRequest, "replyTo %q is not a message id", in.ReplyTo)
 	}
 	convID, plan, err := s.sendTarget(ctx, c, in)
 	if err != nil {
 		return AckFrame{}, err
+	}
+	var reply *ReplyRef
+	if in.ReplyTo != "" {
+		if reply, err = s.quote(ctx, convID, in.ReplyTo); err != nil {
+			return AckFrame{}, err
+		}
 	}
 
 	now := s.opts.Now()
@@ -81,14 +86,14 @@ func (s *Service) Send(ctx context.Context, c Caller, in SendInput) (AckFrame, e
 		Body:           body,
 		CreatedAt:      r.CreatedAt,
 		ClientMsgID:    in.ClientMsgID,
+		ReplyTo:        reply,
 		Inline:         plan != nil,
 	}
 	if stored != nil {
-		// Stored already: write it again as it is (not with this resend's body). That
-		// stores nothing new, fans nothing out again (the mappings take INSERTs only), and
-		// with Keyspaces writes the outbox item again, in case its write is what failed.
+		// Stored already: store nothing (not this resend's body), but with Keyspaces
+		// write the outbox item again, in case its write is what failed.
 		m = *stored
-		err = s.messages.PutMessage(ctx, m)
+		err = s.messages.Republish(ctx, m)
 	} else {
 		err = s.storeReserved(ctx, m)
 	}
@@ -112,6 +117,16 @@ func (s *Service) Send(ctx context.Context, c Caller, in SendInput) (AckFrame, e
 		return AckFrame{}, fmt.Errorf("set last message of %s: %w", convID, err)
 	}
 	return ack, nil
+}
+
+// quote reads the message a reply answers and returns its reference: not_found unless it
+// is a message of the conversation.
+func (s *Service) quote(ctx context.Context, conversationID, messageID string) (*ReplyRef, error) {
+	q, err := s.readMessage(ctx, conversationID, messageID)
+	if err != nil {
+		return nil, err
+	}
+	return &ReplyRef{MessageID: q.MessageID, SenderID: q.SenderID, Preview: preview(q.Body)}, nil
 }
 
 // storeReserved stores m, a message not known to be stored, under the deadline of its id:
@@ -339,7 +354,7 @@ func (s *Service) History(ctx context.Context, c Caller, conversationID, before 
 	out := HistoryFrame{Type: TypeHistory, RequestID: c.RequestID, ConversationID: conversationID, Messages: make([]HistoryMessage, len(msgs))}
 	own := false
 	for i, msg := range msgs {
-		out.Messages[i] = HistoryMessage{Message: msg}
+		out.Messages[i] = HistoryMessage{Message: msg, Reactions: reactionCounts(msg.Reactions, c.UserID)}
 		own = own || msg.SenderID == c.UserID
 	}
 	if more && len(msgs) > 0 {
@@ -410,8 +425,14 @@ func (s *Service) Sync(ctx context.Context, c Caller) (SyncedFrame, error) {
 	if err != nil {
 		return SyncedFrame{}, err
 	}
+	sent := 0
 	for i, m := range msgs {
-		frame, err := Encode(MessageFrame{Type: TypeMessage, Message: m})
+		f, ok := TimelineFrame(m)
+		if !ok {
+			continue // an edit whose body was erased: a later edit or the delete follows
+		}
+		sent++
+		frame, err := Encode(f)
 		if err != nil {
 			return SyncedFrame{}, err
 		}
@@ -420,7 +441,7 @@ func (s *Service) Sync(ctx context.Context, c Caller) (SyncedFrame, error) {
 			return SyncedFrame{}, fmt.Errorf("sync: push message %d of %d to %s: %w", i+1, len(msgs), c.ConnectionID, err)
 		}
 	}
-	return syncedFrame(c, msgs, more), nil
+	return syncedFrame(c, msgs, sent, more), nil
 }
 
 // missed collects, oldest first within each conversation, the messages after the caller's
@@ -564,9 +585,11 @@ func settleFrom(cursor string, window time.Duration) string {
 // syncChunk is how many conversations a sync reads in parallel at a time.
 const syncChunk = 16
 
-// syncedFrame builds the frame that ends a sync of msgs.
-func syncedFrame(c Caller, msgs []Message, more bool) SyncedFrame {
-	f := SyncedFrame{Type: TypeSynced, RequestID: c.RequestID, Count: len(msgs), More: more}
+// syncedFrame builds the frame that ends a sync of msgs, of which sent were pushed (the
+// others, erased edits, had nothing to push but count as passed: lastMessageIds covers
+// them, so a client's receipt moves past them).
+func syncedFrame(c Caller, msgs []Message, sent int, more bool) SyncedFrame {
+	f := SyncedFrame{Type: TypeSynced, RequestID: c.RequestID, Count: sent, More: more}
 	if len(msgs) > 0 {
 		f.LastMessageIDs = map[string]string{}
 		for _, m := range msgs {

@@ -43,6 +43,9 @@ type Message struct {
 
 	// Change is set on the timeline items that are change events, never on messages.
 	Change *Change `json:"-"`
+	// Origin is, on a change event, the connection that made the change: it got the
+	// reply, so the fan-out leaves it out.
+	Origin string `json:"-"`
 
 	// Inline says that send pushes this message itself (the inline path) and marks it
 	// when it has reached every connection (ConversationStore.MarkInline): the stream
@@ -88,6 +91,9 @@ type Change struct {
 	Body string
 	// Emoji and State are a reaction's.
 	Emoji, State string
+	// Supersedes is, for an edit or a delete, the edit event whose body it erases (the
+	// message's LastEditID before it).
+	Supersedes string
 }
 
 // MessageRef names one message.

@@ -1,6 +1,11 @@
 package chat
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+)
 
 // Notification tells a push service about a message that members with no open connection
 // did not get live (docs/deploy.md, "Offline notifications"). One is emitted per message
@@ -25,4 +30,82 @@ type Notification struct {
 // an error is transient and the caller may retry.
 type Notifier interface {
 	Notify(ctx context.Context, n Notification) error
+}
+
+// audience is a conversation's members as a delivery needs them.
+type audience struct {
+	ids  []string
+	kind string
+	// mutedUntil holds, in a group, the members who muted the conversation (read with the
+	// members, no extra request); nil in a direct conversation, whose members follow
+	// from its id: there the offline member's mute is read when a notification is due.
+	mutedUntil map[string]int64
+}
+
+// audienceOf returns the members of a conversation: for a direct conversation from its id
+// (no read), for a group from its member items.
+func (s *Service) audienceOf(ctx context.Context, conversationID string) (audience, error) {
+	if a, b, direct := DirectMembers(conversationID); direct {
+		return audience{ids: []string{a, b}, kind: KindDirect}, nil
+	}
+	ms, err := s.conversations.Members(ctx, conversationID)
+	if err != nil {
+		return audience{}, fmt.Errorf("read members of %s: %w", conversationID, err)
+	}
+	aud := audience{ids: make([]string, len(ms)), kind: KindGroup}
+	for i, m := range ms {
+		aud.ids[i] = m.UserID
+		if m.MutedUntil != 0 {
+			if aud.mutedUntil == nil {
+				aud.mutedUntil = map[string]int64{}
+			}
+			aud.mutedUntil[m.UserID] = m.MutedUntil
+		}
+	}
+	return aud, nil
+}
+
+// notifyOffline emits the notifications of message m (a message, not a change) for the
+// members who had no open connection when it was pushed, leaving out its sender and the
+// members who muted the conversation. With no Notifier it does nothing. An error means
+// some notification was not accepted: the delivery fails and is retried, as a failed
+// push is (so a notification may repeat, at least once).
+func (s *Service) notifyOffline(ctx context.Context, m Message, aud audience, offline []string) error {
+	if s.opts.Notifier == nil || m.IsChange() || len(offline) == 0 {
+		return nil
+	}
+	now := s.now()
+	var to []string
+	for _, u := range offline {
+		if u == m.SenderID {
+			continue
+		}
+		until, known := aud.mutedUntil[u]
+		if !known && aud.kind == KindDirect {
+			ms, err := s.conversations.Member(ctx, m.ConversationID, u)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return fmt.Errorf("notify: read the membership of %s in %s: %w", u, m.ConversationID, err)
+			}
+			until = ms.MutedUntil
+		}
+		if until <= now {
+			to = append(to, u)
+		}
+	}
+	if len(to) == 0 {
+		return nil
+	}
+	slices.Sort(to)
+	n := Notification{ConversationID: m.ConversationID, ConversationKind: aud.kind, MessageID: m.MessageID,
+		SenderID: m.SenderID, CreatedAt: m.CreatedAt}
+	if !s.opts.NoNotifyPreview {
+		n.Preview = preview(m.Body)
+	}
+	for start := 0; start < len(to); start += MaxNotifyRecipients {
+		n.Recipients = to[start:min(start+MaxNotifyRecipients, len(to))]
+		if err := s.opts.Notifier.Notify(ctx, n); err != nil {
+			return fmt.Errorf("notify %d offline members of %s/%s: %w", len(n.Recipients), m.ConversationID, m.MessageID, err)
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package chat_test
 
 import (
+	"reflect"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -212,7 +213,7 @@ func checkPrefixes(t *testing.T, sent []chat.Message, missed map[string][]chat.M
 	for i, m := range sent {
 		want := missed[m.ConversationID]
 		k := next[m.ConversationID]
-		if k >= len(want) || want[k] != m {
+		if k >= len(want) || !reflect.DeepEqual(want[k], m) {
 			t.Fatalf("message %d sent is %s/%s, want the next missed of its conversation (%d of %d)", i, m.ConversationID, m.MessageID, k, len(want))
 		}
 		next[m.ConversationID] = k + 1

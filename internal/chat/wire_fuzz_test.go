@@ -22,7 +22,8 @@ var fzFieldTypes = map[string]string{
 	"action": "string", "requestId": "string", "conversationId": "string", "to": "string",
 	"clientMsgId": "string", "body": "string", "state": "string", "messageId": "string",
 	"status": "string", "before": "string", "name": "string",
-	"limit":   "integer",
+	"replyTo": "string", "emoji": "string",
+	"limit": "integer", "until": "integer",
 	"members": "strings", "userIds": "strings",
 }
 

@@ -385,6 +385,40 @@ func (s *ConversationStore) AddMembers(ctx context.Context, conversationID strin
 	return added, nil
 }
 
+// SetMuted implements chat.ConversationStore: an update of the member item on the
+// condition that it exists (0 removes mutedUntil).
+func (s *ConversationStore) SetMuted(ctx context.Context, conversationID, userID string, until int64) error {
+	if err := required("set muted", "conversation id", conversationID, "user id", userID); err != nil {
+		return err
+	}
+	upd := expression.Remove(expression.Name(attrMutedUntil))
+	if until != 0 {
+		upd = expression.Set(expression.Name(attrMutedUntil), expression.Value(until))
+	}
+	expr, err := expression.NewBuilder().WithCondition(expression.Name(schema.AttrPK).AttributeExists()).WithUpdate(upd).Build()
+	if err != nil {
+		return fmt.Errorf("set muted of %s in %s: build expression: %w", userID, conversationID, err)
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.conversations),
+		Key:                       key(convPK(conversationID), memberSK(userID)),
+		ConditionExpression:       expr.Condition(),
+		UpdateExpression:          expr.Update(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	})
+	if isConditionFailed(err) {
+		return fmt.Errorf("set muted of %s in %s: %w", userID, conversationID, chat.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("set muted of %s in %s: %w", userID, conversationID, err)
+	}
+	return nil
+}
+
+// attrMutedUntil is a member item's mute (chat.Membership.MutedUntil).
+const attrMutedUntil = "mutedUntil"
+
 // RemoveMember implements chat.ConversationStore: a delete that returns the old item, and
 // a decrement of memberCount only when an item was deleted, so concurrent removals of the
 // same member decrement once.

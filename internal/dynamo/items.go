@@ -76,6 +76,7 @@ type messageItem struct {
 	Target string `dynamodbav:"target,omitempty"`
 	Emoji  string `dynamodbav:"emoji,omitempty"`
 	State  string `dynamodbav:"state,omitempty"`
+	Origin string `dynamodbav:"origin,omitempty"`
 }
 
 // attrKind marks change events in the Messages table: history and unread counts filter
@@ -96,6 +97,8 @@ type changeItem struct {
 	At      int64  `dynamodbav:"at"`
 	Emoji   string `dynamodbav:"emoji,omitempty"`
 	State   string `dynamodbav:"state,omitempty"`
+	// Supersedes is the edit whose body the change erased.
+	Supersedes string `dynamodbav:"supersedes,omitempty"`
 }
 
 func toMessageItem(m chat.Message) messageItem {
@@ -108,10 +111,10 @@ func toMessageItem(m chat.Message) messageItem {
 		it.ReplyTo = &replyItem{MessageID: r.MessageID, SenderID: r.SenderID, Preview: r.Preview}
 	}
 	if c := m.LastChange; c != nil {
-		it.LastChange = &changeItem{Kind: c.Kind, EventID: c.EventID, UserID: c.UserID, At: c.At, Emoji: c.Emoji, State: c.State}
+		it.LastChange = &changeItem{Kind: c.Kind, EventID: c.EventID, UserID: c.UserID, At: c.At, Emoji: c.Emoji, State: c.State, Supersedes: c.Supersedes}
 	}
 	if c := m.Change; c != nil {
-		it.Kind, it.Target, it.Emoji, it.State = c.Kind, c.MessageID, c.Emoji, c.State
+		it.Kind, it.Target, it.Emoji, it.State, it.Origin = c.Kind, c.MessageID, c.Emoji, c.State, m.Origin
 	}
 	return it
 }
@@ -126,12 +129,14 @@ func (it messageItem) message() chat.Message {
 		m.ReplyTo = &chat.ReplyRef{MessageID: r.MessageID, SenderID: r.SenderID, Preview: r.Preview}
 	}
 	if c := it.LastChange; c != nil {
-		m.LastChange = &chat.Change{Kind: c.Kind, EventID: c.EventID, MessageID: it.MessageID, UserID: c.UserID, At: c.At, Emoji: c.Emoji, State: c.State}
+		m.LastChange = &chat.Change{Kind: c.Kind, EventID: c.EventID, MessageID: it.MessageID, UserID: c.UserID, At: c.At,
+			Emoji: c.Emoji, State: c.State, Supersedes: c.Supersedes}
 		m.LastEventID = c.EventID
 	}
 	if it.Kind != "" {
 		m.Change = &chat.Change{Kind: it.Kind, EventID: it.MessageID, MessageID: it.Target, UserID: it.SenderID, At: it.CreatedAt,
 			Body: it.Body, Emoji: it.Emoji, State: it.State}
+		m.Origin = it.Origin
 	}
 	return m
 }
@@ -182,6 +187,7 @@ type memberItem struct {
 	JoinedAt      int64  `dynamodbav:"joinedAt"`
 	DeliveredUpTo string `dynamodbav:"deliveredUpTo,omitempty"`
 	ReadUpTo      string `dynamodbav:"readUpTo,omitempty"`
+	MutedUntil    int64  `dynamodbav:"mutedUntil,omitempty"`
 }
 
 func toMemberItem(m chat.Membership) memberItem {
@@ -202,6 +208,7 @@ func (m memberItem) membership() chat.Membership {
 		Kind:           m.Kind,
 		Peer:           m.Peer,
 		JoinedAt:       m.JoinedAt,
+		MutedUntil:     m.MutedUntil,
 	}
 }
 

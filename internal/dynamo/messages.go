@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -120,8 +121,10 @@ func (s *MessageStore) RenewReservation(ctx context.Context, r chat.Reservation,
 	return r, nil
 }
 
-// PutMessage implements chat.MessageStore with a plain put: the key is fixed, so storing
-// the same message again overwrites it with itself.
+// PutMessage implements chat.MessageStore with a put on the condition that no changed
+// copy is stored (`attribute_not_exists(ver) OR ver <= :ver`): the key is fixed, so storing
+// the same item again overwrites it with itself, and a failed condition means a copy
+// changed since is stored, which is kept.
 func (s *MessageStore) PutMessage(ctx context.Context, m chat.Message) error {
 	if err := required("put message", "conversation id", m.ConversationID, "message id", m.MessageID); err != nil {
 		return err
@@ -130,8 +133,113 @@ func (s *MessageStore) PutMessage(ctx context.Context, m chat.Message) error {
 	if err != nil {
 		return fmt.Errorf("put message %s: marshal: %w", m.MessageID, err)
 	}
-	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.messages), Item: av}); err != nil {
+	cond := expression.Name(attrVersion).AttributeNotExists().Or(expression.Name(attrVersion).LessThanEqual(expression.Value(m.Version)))
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return fmt.Errorf("put message %s: build expression: %w", m.MessageID, err)
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 aws.String(s.messages),
+		Item:                      av,
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	})
+	if err != nil && !isConditionFailed(err) {
 		return fmt.Errorf("put message %s in %s: %w", m.MessageID, m.ConversationID, err)
+	}
+	return nil
+}
+
+// Republish implements chat.MessageStore: the table's own stream recorded the message
+// when it was stored, so there is nothing to do.
+func (s *MessageStore) Republish(context.Context, chat.Message) error { return nil }
+
+// attrVersion is a message's change count (messageItem.Version).
+const attrVersion = "ver"
+
+// ApplyChange implements chat.MessageStore: one UpdateItem of the message's folded
+// state on the condition that it is a message (no kind) at version fromVersion
+// (`ver = :from`, or no ver for 0).
+func (s *MessageStore) ApplyChange(ctx context.Context, m chat.Message, fromVersion int) error {
+	if err := required("apply change", "conversation id", m.ConversationID, "message id", m.MessageID); err != nil {
+		return err
+	}
+	it := toMessageItem(m)
+	set := func(u expression.UpdateBuilder, name string, v any, present bool) expression.UpdateBuilder {
+		if present {
+			return u.Set(expression.Name(name), expression.Value(v))
+		}
+		return u.Remove(expression.Name(name))
+	}
+	upd := expression.Set(expression.Name(attrVersion), expression.Value(it.Version))
+	upd = set(upd, "body", it.Body, it.Body != "")
+	upd = set(upd, "editedAt", it.EditedAt, it.EditedAt != 0)
+	upd = set(upd, "deleted", it.Deleted, it.Deleted)
+	upd = set(upd, "reactions", it.Reactions, len(it.Reactions) > 0)
+	upd = set(upd, "lastChange", it.LastChange, it.LastChange != nil)
+	upd = set(upd, "lastEdit", it.LastEditID, it.LastEditID != "")
+	cond := expression.Name(schema.AttrMessageID).AttributeExists().And(expression.Name(attrKind).AttributeNotExists())
+	if fromVersion == 0 {
+		cond = cond.And(expression.Name(attrVersion).AttributeNotExists())
+	} else {
+		cond = cond.And(expression.Name(attrVersion).Equal(expression.Value(fromVersion)))
+	}
+	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
+	if err != nil {
+		return fmt.Errorf("apply change to %s: build expression: %w", m.MessageID, err)
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           aws.String(s.messages),
+		Key:                                 messageKey(m.ConversationID, m.MessageID),
+		ConditionExpression:                 expr.Condition(),
+		UpdateExpression:                    expr.Update(),
+		ExpressionAttributeNames:            expr.Names(),
+		ExpressionAttributeValues:           expr.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if err == nil {
+		return nil
+	}
+	var ccf *types.ConditionalCheckFailedException
+	if !errors.As(err, &ccf) {
+		return fmt.Errorf("apply change to %s in %s: %w", m.MessageID, m.ConversationID, err)
+	}
+	exists, isChange := len(ccf.Item) > 0, ccf.Item[attrKind] != nil
+	if ccf.Item == nil { // an engine that does not return the item (dynalite): read it
+		cur, err := getItem[messageItem](ctx, s.db, s.messages, messageKey(m.ConversationID, m.MessageID))
+		if err != nil && !errors.Is(err, chat.ErrNotFound) {
+			return fmt.Errorf("apply change to %s in %s: read after a failed condition: %w", m.MessageID, m.ConversationID, err)
+		}
+		exists, isChange = err == nil, cur.Kind != ""
+	}
+	if !exists || isChange {
+		return fmt.Errorf("apply change to %s in %s: %w", m.MessageID, m.ConversationID, chat.ErrNotFound)
+	}
+	return fmt.Errorf("apply change to %s in %s: %w", m.MessageID, m.ConversationID, chat.ErrConflict)
+}
+
+// EraseBody implements chat.MessageStore: an update removing the body, on the condition
+// that the item exists (so that erasing a missing item creates nothing).
+func (s *MessageStore) EraseBody(ctx context.Context, conversationID, messageID string) error {
+	if err := required("erase body", "conversation id", conversationID, "message id", messageID); err != nil {
+		return err
+	}
+	expr, err := expression.NewBuilder().
+		WithCondition(expression.Name(schema.AttrMessageID).AttributeExists()).
+		WithUpdate(expression.Remove(expression.Name("body"))).Build()
+	if err != nil {
+		return fmt.Errorf("erase body of %s: build expression: %w", messageID, err)
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(s.messages),
+		Key:                      messageKey(conversationID, messageID),
+		ConditionExpression:      expr.Condition(),
+		UpdateExpression:         expr.Update(),
+		ExpressionAttributeNames: expr.Names(),
+	})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("erase body of %s in %s: %w", messageID, conversationID, err)
 	}
 	return nil
 }
@@ -154,7 +262,7 @@ func (s *MessageStore) Before(ctx context.Context, conversationID, before string
 	if before != "" {
 		kc = kc.And(expression.Key(schema.AttrMessageID).LessThan(expression.Value(before)))
 	}
-	msgs, more, err := s.page(ctx, conversationID, kc, false, limit)
+	msgs, more, err := s.page(ctx, conversationID, kc, false, limit, true)
 	if err != nil {
 		return nil, false, fmt.Errorf("messages of %s before %q: %w", conversationID, before, err)
 	}
@@ -167,29 +275,36 @@ func (s *MessageStore) After(ctx context.Context, conversationID, after string, 
 	if after != "" {
 		kc = kc.And(expression.Key(schema.AttrMessageID).GreaterThan(expression.Value(after)))
 	}
-	msgs, more, err := s.page(ctx, conversationID, kc, true, limit)
+	msgs, more, err := s.page(ctx, conversationID, kc, true, limit, false)
 	if err != nil {
 		return nil, false, fmt.Errorf("messages of %s after %q: %w", conversationID, after, err)
 	}
 	return msgs, more, nil
 }
 
-// page reads up to limit messages, asking for one more to learn whether more exist. It
-// follows LastEvaluatedKey because a Query page also ends at 1 MB. Reads are consistent:
-// a sync right after an ack must see the acknowledged message.
-func (s *MessageStore) page(ctx context.Context, conversationID string, kc expression.KeyConditionBuilder, forward bool, limit int) ([]chat.Message, bool, error) {
+// page reads up to limit timeline items (only messages, with messagesOnly), asking for
+// one more to learn whether more exist. It follows LastEvaluatedKey because a Query page
+// also ends at 1 MB, and, with messagesOnly, because the filter leaves out change events
+// after Limit counted them. Reads are consistent: a sync right after an ack must see the
+// acknowledged message.
+func (s *MessageStore) page(ctx context.Context, conversationID string, kc expression.KeyConditionBuilder, forward bool, limit int, messagesOnly bool) ([]chat.Message, bool, error) {
 	if conversationID == "" {
 		return nil, false, fmt.Errorf("dynamo: conversation id is required")
 	}
 	if limit <= 0 {
 		return nil, false, fmt.Errorf("dynamo: limit must be positive, got %d", limit)
 	}
-	expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
+	b := expression.NewBuilder().WithKeyCondition(kc)
+	if messagesOnly {
+		b = b.WithFilter(expression.Name(attrKind).AttributeNotExists())
+	}
+	expr, err := b.Build()
 	if err != nil {
 		return nil, false, fmt.Errorf("build expression: %w", err)
 	}
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.messages),
+		FilterExpression:          expr.Filter(),
 		KeyConditionExpression:    expr.KeyCondition(),
 		ExpressionAttributeNames:  expr.Names(),
 		ExpressionAttributeValues: expr.Values(),
@@ -238,8 +353,11 @@ func (s *MessageStore) CountAfter(ctx context.Context, conversationID, after, ex
 		kc = kc.And(expression.Key(schema.AttrMessageID).GreaterThan(expression.Value(after)))
 	}
 	b := expression.NewBuilder().WithKeyCondition(kc)
+	onlyMessages := expression.Name(attrKind).AttributeNotExists()
 	if excludeSender != "" {
-		b = b.WithFilter(expression.Name("senderId").NotEqual(expression.Value(excludeSender)))
+		b = b.WithFilter(onlyMessages.And(expression.Name("senderId").NotEqual(expression.Value(excludeSender))))
+	} else {
+		b = b.WithFilter(onlyMessages)
 	}
 	expr, err := b.Build()
 	if err != nil {

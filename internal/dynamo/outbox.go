@@ -69,3 +69,9 @@ func (s OutboxStore) PutMessage(ctx context.Context, m chat.Message) error {
 	}
 	return s.Outbox.Put(ctx, m)
 }
+
+// Republish writes m's outbox item again (chat.MessageStore.Republish): the message is
+// stored in the wrapped store, and its outbox write may be what failed.
+func (s OutboxStore) Republish(ctx context.Context, m chat.Message) error {
+	return s.Outbox.Put(ctx, m)
+}

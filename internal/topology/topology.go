@@ -72,10 +72,10 @@ var Functions = []Function{
 	{Name: "authorizer", Kind: KindAuthorizer, MemoryMB: 256, Timeout: 5 * time.Second},
 	{Name: "connect", Kind: KindRoute, Routes: []string{RouteConnect}, MemoryMB: 256, Timeout: 10 * time.Second},
 	{Name: "disconnect", Kind: KindRoute, Routes: []string{RouteDisconnect}, MemoryMB: 256, Timeout: 10 * time.Second},
-	{Name: "send", Kind: KindRoute, Routes: []string{"send", "typing"}, MemoryMB: 512, Timeout: 10 * time.Second},
+	{Name: "send", Kind: KindRoute, Routes: []string{"send", "typing", "edit", "delete", "react"}, MemoryMB: 512, Timeout: 10 * time.Second},
 	{Name: "receipts", Kind: KindRoute, Routes: []string{"receipt"}, MemoryMB: 512, Timeout: 10 * time.Second},
 	{Name: "history", Kind: KindRoute, Routes: []string{"history", "sync"}, MemoryMB: 512, Timeout: 25 * time.Second},
-	{Name: "conversations", Kind: KindRoute, Routes: []string{"conversations", "createConversation", "addMembers", "leave"}, MemoryMB: 512, Timeout: 20 * time.Second},
+	{Name: "conversations", Kind: KindRoute, Routes: []string{"conversations", "createConversation", "addMembers", "leave", "mute", "unmute"}, MemoryMB: 512, Timeout: 20 * time.Second},
 	{Name: "presence", Kind: KindRoute, Routes: []string{"presence", "heartbeat", RouteDefault}, MemoryMB: 256, Timeout: 10 * time.Second},
 	{Name: "fanout", Kind: KindStream, MemoryMB: 1024, Timeout: 60 * time.Second},
 }

@@ -27,6 +27,8 @@ func RunConversationStoreTests(t *testing.T, newStore func(t *testing.T) chat.Co
 		{"SetLastMessage", testSetLastMessage},
 		{"SetLastMessageConcurrent", testSetLastMessageConcurrent},
 		{"InlineMarks", testInlineMarks},
+		{"SetMuted", testSetMuted},
+		{"SetLastMessageFolded", testSetLastMessageFolded},
 	})
 }
 
@@ -487,5 +489,70 @@ func testInlineMarks(t *testing.T, s chat.ConversationStore) {
 	must(t, err, "members")
 	if len(ms) != 0 {
 		t.Errorf("marks show up as %d members", len(ms))
+	}
+}
+
+func testSetMuted(t *testing.T, s chat.ConversationStore) {
+	ctx := ctxFor(t)
+	a, b := newUser("a"), newUser("b")
+	conv, ms := group(a, b)
+	must(t, s.CreateConversation(ctx, conv, ms), "CreateConversation")
+	id := conv.ConversationID
+	mutedOf := func(user string) (fromMember, fromMembers, fromUser int64) {
+		t.Helper()
+		m, err := s.Member(ctx, id, user)
+		must(t, err, "Member")
+		all, err := s.Members(ctx, id)
+		must(t, err, "Members")
+		for _, x := range all {
+			if x.UserID == user {
+				fromMembers = x.MutedUntil
+			}
+		}
+		mine, err := s.UserConversations(ctx, user)
+		must(t, err, "UserConversations")
+		for _, x := range mine {
+			if x.ConversationID == id {
+				fromUser = x.MutedUntil
+			}
+		}
+		return m.MutedUntil, fromMembers, fromUser
+	}
+	for _, until := range []int64{chat.MutedForever, 1_800_000_000_000, 0} {
+		must(t, s.SetMuted(ctx, id, a, until), "SetMuted")
+		m1, m2, m3 := mutedOf(a)
+		if m1 != until || m2 != until || m3 != until {
+			t.Fatalf("after SetMuted(%d): Member %d, Members %d, UserConversations %d", until, m1, m2, m3)
+		}
+		if other, _, _ := mutedOf(b); other != 0 {
+			t.Fatalf("SetMuted of %s muted %s too (%d)", a, b, other)
+		}
+	}
+	wantErrIs(t, s.SetMuted(ctx, id, newUser("stranger"), chat.MutedForever), chat.ErrNotFound, "SetMuted of a non-member")
+	if _, err := s.Member(ctx, id, "stranger"); err == nil {
+		t.Fatal("SetMuted of a non-member made a membership")
+	}
+}
+
+// testSetLastMessageFolded: recording the same message again (edited, then deleted)
+// replaces it.
+func testSetLastMessageFolded(t *testing.T, s chat.ConversationStore) {
+	ctx := ctxFor(t)
+	conv, ms := group(newUser("a"))
+	must(t, s.CreateConversation(ctx, conv, ms), "CreateConversation")
+	m := chat.Message{ConversationID: conv.ConversationID, MessageID: newID(), SenderID: ms[0].UserID, Body: "first", CreatedAt: 5, ClientMsgID: "c",
+		ReplyTo: &chat.ReplyRef{MessageID: newID(), SenderID: "x", Preview: "quoted"}}
+	edited := m
+	edited.Body, edited.EditedAt = "second", 9
+	deleted := edited
+	deleted.Body, deleted.Deleted = "", true
+	for _, st := range []chat.Message{m, edited, deleted} {
+		must(t, s.SetLastMessage(ctx, st), "SetLastMessage")
+		got, err := s.GetConversation(ctx, conv.ConversationID)
+		must(t, err, "GetConversation")
+		if got.LastMessage == nil {
+			t.Fatal("LastMessage = nil")
+		}
+		diff(t, *got.LastMessage, st, "LastMessage")
 	}
 }

@@ -30,6 +30,13 @@ func RunMessageStoreTests(t *testing.T, newStore func(t *testing.T) chat.Message
 		{"AdvanceCursor", testAdvanceCursor},
 		{"AdvanceCursorConcurrent", testAdvanceCursorConcurrent},
 		{"Cursors", testCursors},
+		{"ChangeEventsRoundTrip", testChangeEventsRoundTrip},
+		{"TimelineReads", testTimelineReads},
+		{"ApplyChange", testApplyChange},
+		{"ApplyChangeToEvent", testApplyChangeToEvent},
+		{"ApplyChangeRace", testApplyChangeRace},
+		{"EraseBody", testEraseBody},
+		{"ReactionCapacity", testReactionCapacity},
 	})
 }
 

@@ -206,6 +206,23 @@ func (s *ConversationStore) RemoveMember(ctx context.Context, conversationID, us
 	return nil
 }
 
+// SetMuted implements chat.ConversationStore.
+func (s *ConversationStore) SetMuted(ctx context.Context, conversationID, userID string, until int64) error {
+	if err := check(ctx, "set muted", "conversation id", conversationID, "user id", userID); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.members[conversationID][userID]
+	if !ok {
+		return fmt.Errorf("inmem: set muted of %s in %s: %w", userID, conversationID, chat.ErrNotFound)
+	}
+	m.MutedUntil = until
+	s.members[conversationID][userID] = m
+	s.byUser[userID][conversationID] = m
+	return nil
+}
+
 // UserConversations implements chat.ConversationStore, in conversation id order.
 func (s *ConversationStore) UserConversations(ctx context.Context, userID string) ([]chat.Membership, error) {
 	if err := check(ctx, "user conversations", "user id", userID); err != nil {
@@ -225,9 +242,10 @@ func (s *ConversationStore) SetLastMessage(ctx context.Context, m chat.Message) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.convs[m.ConversationID]
-	if !ok || (c.LastMessage != nil && c.LastMessage.MessageID >= m.MessageID) {
+	if !ok || (c.LastMessage != nil && c.LastMessage.MessageID > m.MessageID) {
 		return nil
 	}
+	m.Reactions, m.LastChange = nil, nil // a summary: the conversation item keeps neither
 	c.LastMessage = &m
 	s.convs[m.ConversationID] = c
 	return nil

@@ -71,22 +71,95 @@ func (s *MessageStore) RenewReservation(ctx context.Context, r chat.Reservation,
 	return r, nil
 }
 
-// PutMessage implements chat.MessageStore: a message stored again under its id replaces
-// the earlier copy.
+// PutMessage implements chat.MessageStore: an item stored again under its id replaces
+// the earlier copy, unless that is a message changed since (a higher Version).
 func (s *MessageStore) PutMessage(ctx context.Context, m chat.Message) error {
 	if err := check(ctx, "put message", "conversation id", m.ConversationID, "message id", m.MessageID); err != nil {
+		return err
+	}
+	m = clone(m)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	msgs := s.messages[m.ConversationID]
+	i, found := slices.BinarySearchFunc(msgs, m.MessageID, byID)
+	if found {
+		if msgs[i].Version <= m.Version {
+			msgs[i] = m
+		}
+		return nil
+	}
+	s.messages[m.ConversationID] = slices.Insert(msgs, i, m)
+	return nil
+}
+
+// Republish implements chat.MessageStore: there is no outbox, so nothing to do.
+func (s *MessageStore) Republish(ctx context.Context, m chat.Message) error {
+	return check(ctx, "republish", "conversation id", m.ConversationID, "message id", m.MessageID)
+}
+
+// ApplyChange implements chat.MessageStore under the store's lock.
+func (s *MessageStore) ApplyChange(ctx context.Context, m chat.Message, fromVersion int) error {
+	if err := check(ctx, "apply change", "conversation id", m.ConversationID, "message id", m.MessageID); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	msgs := s.messages[m.ConversationID]
 	i, found := slices.BinarySearchFunc(msgs, m.MessageID, byID)
-	if found {
-		msgs[i] = m
-		return nil
+	switch {
+	case !found || msgs[i].IsChange():
+		return fmt.Errorf("inmem: apply change to %s/%s: %w", m.ConversationID, m.MessageID, chat.ErrNotFound)
+	case msgs[i].Version != fromVersion:
+		return fmt.Errorf("inmem: apply change to %s/%s: version %d, not %d: %w", m.ConversationID, m.MessageID, msgs[i].Version, fromVersion, chat.ErrConflict)
 	}
-	s.messages[m.ConversationID] = slices.Insert(msgs, i, m)
+	cur := &msgs[i]
+	c := clone(m)
+	cur.Body, cur.EditedAt, cur.Deleted, cur.Reactions = c.Body, c.EditedAt, c.Deleted, c.Reactions
+	cur.Version, cur.LastChange, cur.LastEditID, cur.LastEventID = c.Version, c.LastChange, c.LastEditID, c.LastEventID
 	return nil
+}
+
+// EraseBody implements chat.MessageStore.
+func (s *MessageStore) EraseBody(ctx context.Context, conversationID, messageID string) error {
+	if err := check(ctx, "erase body", "conversation id", conversationID, "message id", messageID); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	msgs := s.messages[conversationID]
+	if i, found := slices.BinarySearchFunc(msgs, messageID, byID); found {
+		msgs[i].Body = ""
+		if c := msgs[i].Change; c != nil {
+			cc := *c
+			cc.Body = ""
+			msgs[i].Change = &cc
+		}
+	}
+	return nil
+}
+
+// clone copies m deeply, so that the store and its callers share no maps or pointers.
+func clone(m chat.Message) chat.Message {
+	if m.Reactions != nil {
+		rx := make(map[string][]string, len(m.Reactions))
+		for e, users := range m.Reactions {
+			rx[e] = slices.Clone(users)
+		}
+		m.Reactions = rx
+	}
+	if m.ReplyTo != nil {
+		r := *m.ReplyTo
+		m.ReplyTo = &r
+	}
+	if m.LastChange != nil {
+		c := *m.LastChange
+		m.LastChange = &c
+	}
+	if m.Change != nil {
+		c := *m.Change
+		m.Change = &c
+	}
+	return m
 }
 
 // byID orders a message against a message id.
@@ -101,7 +174,7 @@ func (s *MessageStore) GetMessage(ctx context.Context, conversationID, messageID
 	defer s.mu.Unlock()
 	msgs := s.messages[conversationID]
 	if i, found := slices.BinarySearchFunc(msgs, messageID, byID); found {
-		return msgs[i], nil
+		return clone(msgs[i]), nil
 	}
 	return chat.Message{}, fmt.Errorf("inmem: get message %s/%s: %w", conversationID, messageID, chat.ErrNotFound)
 }
@@ -118,9 +191,17 @@ func (s *MessageStore) Before(ctx context.Context, conversationID, before string
 		i, _ := slices.BinarySearchFunc(msgs, before, byID)
 		msgs = msgs[:i]
 	}
-	page := slices.Clone(msgs[max(len(msgs)-limit, 0):])
-	slices.Reverse(page)
-	return page, len(msgs) > limit, nil
+	var page []chat.Message
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].IsChange() {
+			continue
+		}
+		if len(page) == limit {
+			return page, true, nil
+		}
+		page = append(page, clone(msgs[i]))
+	}
+	return page, false, nil
 }
 
 // After implements chat.MessageStore.
@@ -131,7 +212,11 @@ func (s *MessageStore) After(ctx context.Context, conversationID, after string, 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	msgs := s.after(conversationID, after)
-	return slices.Clone(msgs[:min(limit, len(msgs))]), len(msgs) > limit, nil
+	page := make([]chat.Message, min(limit, len(msgs)))
+	for i := range page {
+		page[i] = clone(msgs[i])
+	}
+	return page, len(msgs) > limit, nil
 }
 
 // after returns the stored messages of the conversation whose id is above after (all of
@@ -167,7 +252,7 @@ func (s *MessageStore) CountAfter(ctx context.Context, conversationID, after, ex
 		if n >= max {
 			break
 		}
-		if m.SenderID != excludeSender {
+		if m.SenderID != excludeSender && !m.IsChange() {
 			n++
 		}
 	}
