@@ -263,14 +263,18 @@ func requestsPerMessage(t *testing.T, meas *measured, inline bool, size int) {
 	rec.calls.Store(0)
 	reply := e.must(peer, conns[0].ConnectionID, map[string]any{"action": "receipt", "conversationId": id, "messageId": m.MessageID, "status": "delivered"})
 	receipt := cdb.take()
-	t.Logf("members=%d delivered receipt: %d requests (%s), %d posts", size, total(receipt), show(receipt), rec.calls.Load())
+	receiptPosts := rec.calls.Load()
+	t.Logf("members=%d delivered receipt: %d requests (%s), %d posts", size, total(receipt), show(receipt), receiptPosts)
 	if !inline {
-		meas.add("receipt/"+kind, requests(map[string]int{fn("receipt"): 1}, receipt, rec.calls.Load(), 1, replies(reply)))
+		meas.add("receipt/"+kind, requests(map[string]int{fn("receipt"): 1}, receipt, receiptPosts, 1, replies(reply)))
+	}
+	if size <= 10 {
+		requestsPerChange(t, meas, e, cdb, kind+"/"+path, id, m.MessageID, owner, oc, peer, conns[0].ConnectionID)
 	}
 	if size == 2 {
 		// The message, the cursor, the two members' connections.
-		if total(receipt) != 4 || rec.calls.Load() != 1 {
-			t.Errorf("receipt made %d requests (%s) and %d posts, want 4 and 1", total(receipt), show(receipt), rec.calls.Load())
+		if total(receipt) != 4 || receiptPosts != 1 {
+			t.Errorf("receipt made %d requests (%s) and %d posts, want 4 and 1", total(receipt), show(receipt), receiptPosts)
 		}
 	}
 	if !inline {
@@ -302,6 +306,45 @@ func requestsPerMessage(t *testing.T, meas *measured, inline bool, size int) {
 	if total(fan) != 1 || fan["BatchGetItem"] != 1 || posts != 0 {
 		t.Errorf("fan-out of an inline-delivered message made %d requests (%s) and %d posts, want one BatchGetItem and none", total(fan), show(fan), posts)
 	}
+}
+
+// requestsPerChange measures version 1.1's changes to message messageID, with their
+// fan-out: a reply to it, an edit, a reaction and a delete. It checks that a plain send
+// paid nothing for them (requestsPerMessage measured it before any change existed).
+func requestsPerChange(t *testing.T, meas *measured, e *env, cdb *countingDB, key, conv, messageID, owner, oc, peer, pc string) {
+	rec := e.push
+	measure := func(name, user, conn string, frame map[string]any) {
+		t.Helper()
+		cdb.take()
+		rec.calls.Store(0)
+		reply := e.must(user, conn, frame)
+		act := cdb.take()
+		posts := rec.calls.Load()
+		if typ, _ := reply["type"].(string); typ == "error" {
+			t.Fatalf("%s: %v", name, reply)
+		}
+		// The event's stream record: the item just stored, newest of the timeline.
+		items, _, err := e.store.After(e.ctx, conv, messageID, 1000)
+		if err != nil || len(items) == 0 {
+			t.Fatal(items, err)
+		}
+		ev := items[len(items)-1]
+		cdb.take()
+		if r := e.deliver(ev); len(r.BatchItemFailures) != 0 {
+			t.Fatal(r)
+		}
+		fan := cdb.take()
+		fanPosts := rec.calls.Load() - posts
+		t.Logf("%s/%s: %d requests (%s), %d posts; fan-out: %d requests (%s), %d posts", name, key,
+			total(act), show(act), posts, total(fan), show(fan), fanPosts)
+		r := requests(map[string]int{fn(frame["action"].(string)): 1, "fanout": 1}, act, posts+fanPosts, 1, replies(reply))
+		addDB(&r, fan)
+		meas.add(name+"/"+key, r)
+	}
+	measure("send-reply", peer, pc, map[string]any{"action": "send", "conversationId": conv, "clientMsgId": ulid.Make().String(), "body": "re", "replyTo": messageID})
+	measure("edit", owner, oc, map[string]any{"action": "edit", "conversationId": conv, "messageId": messageID, "body": "hello, edited"})
+	measure("react", peer, pc, map[string]any{"action": "react", "conversationId": conv, "messageId": messageID, "emoji": "👍"})
+	measure("delete", owner, oc, map[string]any{"action": "delete", "conversationId": conv, "messageId": messageID})
 }
 
 // requestsPerConnection counts what a connection costs apart from messages: $connect,

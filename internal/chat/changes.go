@@ -10,8 +10,6 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"golang.org/x/sync/errgroup"
 )
 
 // Changes to messages: edit, delete, react (PROTOCOL.md §8; docs/architecture.md,
@@ -234,19 +232,18 @@ func derefChange(c *Change) Change {
 func (s *Service) changeTarget(ctx context.Context, c Caller, conversationID, messageID string) (changeTarget, error) {
 	var t changeTarget
 	var msgErr error
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		var err error
-		t.plan, err = s.authorizeGroup(gctx, conversationID, c.UserID)
-		return err
-	})
-	g.Go(func() error {
-		t.msg, msgErr = s.readMessage(gctx, conversationID, messageID)
-		return nil
-	})
-	if err := g.Wait(); err != nil {
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		t.msg, msgErr = s.readMessage(ctx, conversationID, messageID)
+	}()
+	// Not under a context that ends with this call: the plan reads the members on after it.
+	plan, err := s.authorizeGroup(ctx, conversationID, c.UserID)
+	<-read
+	if err != nil {
 		return changeTarget{}, err
 	}
+	t.plan = plan
 	return t, msgErr
 }
 

@@ -1,11 +1,11 @@
 package chat_test
 
 import (
-	"reflect"
 	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
+	"reflect"
 	"sync"
 	"testing"
 
