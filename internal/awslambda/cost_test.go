@@ -317,6 +317,7 @@ func requestsPerChange(t *testing.T, meas *measured, e *env, cdb *countingDB, ke
 		t.Helper()
 		cdb.take()
 		rec.calls.Store(0)
+		rec.reset()
 		reply := e.must(user, conn, frame)
 		act := cdb.take()
 		posts := rec.calls.Load()
@@ -335,6 +336,16 @@ func requestsPerChange(t *testing.T, meas *measured, e *env, cdb *countingDB, ke
 		}
 		fan := cdb.take()
 		fanPosts := rec.calls.Load() - posts
+		// The other member's connection got the event (through the inline path or the
+		// stream's record of the stored item), the caller's only the reply.
+		other := map[string]string{owner: pc, peer: oc}[user]
+		want := map[string]string{"send": "message", "edit": "edited", "react": "reaction", "delete": "deleted"}[frame["action"].(string)]
+		if n := len(rec.framesOf(other, want)); n != 1 {
+			t.Errorf("%s/%s: the other member got %d %s frames, want 1", name, key, n, want)
+		}
+		if frame["action"] != "send" && len(rec.framesOf(conn, want)) != 0 {
+			t.Errorf("%s/%s: the caller's connection got the %s event besides the reply", name, key, want)
+		}
 		t.Logf("%s/%s: %d requests (%s), %d posts; fan-out: %d requests (%s), %d posts", name, key,
 			total(act), show(act), posts, total(fan), show(fan), fanPosts)
 		r := requests(map[string]int{fn(frame["action"].(string)): 1, "fanout": 1}, act, posts+fanPosts, 1, replies(reply))

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/oklog/ulid/v2"
 
 	"github.com/parleychat/parley/internal/chat"
@@ -295,6 +296,11 @@ func (e *env) deliver(msgs ...chat.Message) events.DynamoDBEventResponse {
 		if m.Inline {
 			r.Change.NewImage["inline"] = events.NewBooleanAttribute(true)
 		}
+		// A stored item's record carries the item as stored, as the real stream's does
+		// (change events and replies have attributes the lines above do not make).
+		if img := e.storedImage(m); img != nil {
+			r.Change.NewImage = img
+		}
 		ev.Records = append(ev.Records, r)
 	}
 	resp, err := e.stream.Handle(e.ctx, ev)
@@ -302,6 +308,58 @@ func (e *env) deliver(msgs ...chat.Message) events.DynamoDBEventResponse {
 		e.t.Fatalf("stream: %v", err)
 	}
 	return resp
+}
+
+// storedImage reads m's item from the Messages table and returns it as a stream image,
+// or nil when no such item is stored.
+func (e *env) storedImage(m chat.Message) map[string]events.DynamoDBAttributeValue {
+	e.t.Helper()
+	out, err := db.GetItem(e.ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(tables.Messages),
+		Key:            map[string]types.AttributeValue{"conversationId": &types.AttributeValueMemberS{Value: m.ConversationID}, "messageId": &types.AttributeValueMemberS{Value: m.MessageID}},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		e.t.Fatalf("read the item of %s: %v", m.MessageID, err)
+	}
+	if out.Item == nil {
+		return nil
+	}
+	img := map[string]events.DynamoDBAttributeValue{}
+	for k, v := range out.Item {
+		img[k] = streamValue(e.t, v)
+	}
+	return img
+}
+
+// streamValue converts an SDK attribute value to the Lambda event's form.
+func streamValue(t testing.TB, v types.AttributeValue) events.DynamoDBAttributeValue {
+	switch v := v.(type) {
+	case *types.AttributeValueMemberS:
+		return events.NewStringAttribute(v.Value)
+	case *types.AttributeValueMemberN:
+		return events.NewNumberAttribute(v.Value)
+	case *types.AttributeValueMemberBOOL:
+		return events.NewBooleanAttribute(v.Value)
+	case *types.AttributeValueMemberSS:
+		return events.NewStringSetAttribute(v.Value)
+	case *types.AttributeValueMemberNULL:
+		return events.NewNullAttribute()
+	case *types.AttributeValueMemberL:
+		l := make([]events.DynamoDBAttributeValue, len(v.Value))
+		for i, x := range v.Value {
+			l[i] = streamValue(t, x)
+		}
+		return events.NewListAttribute(l)
+	case *types.AttributeValueMemberM:
+		m := map[string]events.DynamoDBAttributeValue{}
+		for k, x := range v.Value {
+			m[k] = streamValue(t, x)
+		}
+		return events.NewMapAttribute(m)
+	}
+	t.Fatalf("no stream form for %T", v)
+	return events.DynamoDBAttributeValue{}
 }
 
 // send sends body into a conversation and returns the stored message.

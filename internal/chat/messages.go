@@ -354,7 +354,7 @@ func (s *Service) History(ctx context.Context, c Caller, conversationID, before 
 	out := HistoryFrame{Type: TypeHistory, RequestID: c.RequestID, ConversationID: conversationID, Messages: make([]HistoryMessage, len(msgs))}
 	own := false
 	for i, msg := range msgs {
-		out.Messages[i] = HistoryMessage{Message: msg, Reactions: reactionCounts(msg.Reactions, c.UserID)}
+		out.Messages[i] = HistoryMessage{Message: msg, Reactions: reactionCounts(msg.Reactions, c.UserID), LastEventID: msg.LastEventID}
 		own = own || msg.SenderID == c.UserID
 	}
 	if more && len(msgs) > 0 {

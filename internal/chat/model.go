@@ -24,10 +24,10 @@ type Message struct {
 	EditedAt int64 `json:"editedAt,omitempty"`
 	// Deleted says the sender deleted the message: the body is erased from storage.
 	Deleted bool `json:"deleted,omitempty"`
-	// LastEventID is the eventId of the last change folded into this state (an addition
-	// to PROTOCOL.md): a client that got the message from history or sync can skip the
-	// change events at or before it.
-	LastEventID string `json:"lastEventId,omitempty"`
+	// LastEventID is the eventId of the last change folded into this state. History
+	// shows it (HistoryMessage.LastEventID); message frames do not, since sync replays
+	// the changes after a message it replays, reactions included.
+	LastEventID string `json:"-"`
 
 	// Reactions maps each emoji to the users who reacted with it (sorted ids).
 	Reactions map[string][]string `json:"-"`

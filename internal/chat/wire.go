@@ -212,6 +212,9 @@ type HistoryMessage struct {
 	Message
 	// Reactions are the message's reactions, most frequent first (absent when none).
 	Reactions []ReactionCount `json:"reactions,omitempty"`
+	// LastEventID is the last change folded into this state (an addition to PROTOCOL.md):
+	// a client can skip the change events of this message at or before it.
+	LastEventID string `json:"lastEventId,omitempty"`
 	// Status is set on the caller's messages in a direct conversation.
 	Status string `json:"status,omitempty"`
 	// DeliveredTo and ReadBy are set on the caller's messages in a group: how many other
