@@ -24,12 +24,93 @@ func (c *Conn) SendDirect(ctx context.Context, to, clientMsgID, body string) (*A
 	return c.send(ctx, map[string]any{"to": to, "clientMsgId": clientMsgID, "body": body})
 }
 
+// SendReply sends body to a conversation as a reply to replyTo, a message of the same
+// conversation (an eventId or another conversation's message is not_found). The message
+// events, and history, then carry the quoted message's id, sender and preview in ReplyTo.
+// Like Send, it is idempotent on clientMsgID.
+func (c *Conn) SendReply(ctx context.Context, conversationID, clientMsgID, body, replyTo string) (*Ack, error) {
+	if conversationID == "" {
+		return nil, errors.New("parley: send: empty conversation id")
+	}
+	if replyTo == "" {
+		return nil, errors.New("parley: send: empty replyTo")
+	}
+	return c.send(ctx, map[string]any{"conversationId": conversationID, "clientMsgId": clientMsgID, "body": body, "replyTo": replyTo})
+}
+
 func (c *Conn) send(ctx context.Context, fields map[string]any) (*Ack, error) {
 	f, err := c.request(ctx, "send", TypeAck, fields)
 	if err != nil {
 		return nil, err
 	}
 	return &Ack{ClientMsgID: f.ClientMsgID, ConversationID: f.ConversationID, MessageID: f.MessageID, CreatedAt: f.CreatedAt}, nil
+}
+
+// Edit replaces the body of one of the caller's messages and returns the edit as stored.
+// The caller's other connections and the other members get it as a TypeEdited event.
+// Resending the edit applied last (same body) returns that edit again and changes nothing,
+// so an edit whose reply was lost may be retried. A deleted message is not_found.
+func (c *Conn) Edit(ctx context.Context, conversationID, messageID, body string) (*Edited, error) {
+	f, err := c.request(ctx, "edit", TypeEdited, map[string]any{
+		"conversationId": conversationID, "messageId": messageID, "body": body,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return f.edited(), nil
+}
+
+// Delete deletes one of the caller's messages (its body is erased from storage) and returns
+// the delete as stored. The caller's other connections and the other members get it as a
+// TypeDeleted event. Deleting again returns the first delete and changes nothing.
+func (c *Conn) Delete(ctx context.Context, conversationID, messageID string) (*Deleted, error) {
+	f, err := c.request(ctx, "delete", TypeDeleted, map[string]any{"conversationId": conversationID, "messageId": messageID})
+	if err != nil {
+		return nil, err
+	}
+	return f.deleted(), nil
+}
+
+// React adds (ReactionAdd) or removes (ReactionRemove) the caller's reaction emoji to a
+// message and returns the change. The caller's other connections and the other members get
+// it as a TypeReaction event. Adding a reaction the caller has, or removing one it has not,
+// changes nothing: the returned Reaction then has no EventID, unless the call repeats the
+// change applied last (a retry), which returns that change's EventID.
+func (c *Conn) React(ctx context.Context, conversationID, messageID, emoji, state string) (*Reaction, error) {
+	if state != ReactionAdd && state != ReactionRemove {
+		return nil, fmt.Errorf("parley: react: state %q must be %q or %q", state, ReactionAdd, ReactionRemove)
+	}
+	f, err := c.request(ctx, "react", TypeReaction, map[string]any{
+		"conversationId": conversationID, "messageId": messageID, "emoji": emoji, "state": state,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return f.reaction(), nil
+}
+
+// Mute stops the caller's offline notifications of a conversation until until (which must
+// be in the future), or until Unmute when until is the zero time. Live delivery is
+// unchanged.
+func (c *Conn) Mute(ctx context.Context, conversationID string, until time.Time) (*MuteState, error) {
+	fields := map[string]any{"conversationId": conversationID}
+	if !until.IsZero() {
+		fields["until"] = until.UnixMilli()
+	}
+	f, err := c.request(ctx, "mute", TypeMuted, fields)
+	if err != nil {
+		return nil, err
+	}
+	return f.muteState(), nil
+}
+
+// Unmute ends the caller's mute of a conversation's offline notifications.
+func (c *Conn) Unmute(ctx context.Context, conversationID string) (*MuteState, error) {
+	f, err := c.request(ctx, "unmute", TypeMuted, map[string]any{"conversationId": conversationID})
+	if err != nil {
+		return nil, err
+	}
+	return f.muteState(), nil
 }
 
 // Typing tells the other members that the caller started (TypingStart) or stopped
@@ -58,7 +139,8 @@ func (c *Conn) Receipt(ctx context.Context, conversationID, messageID, status st
 }
 
 // History returns a page of a conversation's messages older than before ("" for the
-// newest), newest first; limit 0 means the server default (50).
+// newest), newest first; limit 0 means the server default (50). Each message is folded to
+// its current state, with its reactions and LastEventID.
 func (c *Conn) History(ctx context.Context, conversationID, before string, limit int) (*HistoryPage, error) {
 	fields := map[string]any{"conversationId": conversationID}
 	if before != "" {
@@ -74,8 +156,9 @@ func (c *Conn) History(ctx context.Context, conversationID, before string, limit
 	return &HistoryPage{ConversationID: f.ConversationID, Messages: f.Messages, Next: f.Next}, nil
 }
 
-// Sync asks for the messages after the caller's delivered cursors. They arrive on Events as
-// message events before Sync returns; SyncAll is the usual way to call it.
+// Sync asks for the timeline items after the caller's delivered cursors. They arrive on
+// Events before Sync returns, messages as message events and changes as edited, deleted
+// and reaction events; SyncAll is the usual way to call it.
 func (c *Conn) Sync(ctx context.Context) (*SyncResult, error) {
 	f, err := c.request(ctx, "sync", TypeSynced, map[string]any{})
 	if err != nil {

@@ -104,7 +104,7 @@ type Conn struct {
 
 	mu      sync.Mutex
 	pending map[string]chan *frame
-	tracker *syncTracker // non-nil while SyncAll collects message ids
+	tracker *syncTracker // non-nil while SyncAll collects timeline ids
 
 	lastWrite atomic.Int64 // when the last frame was sent, Unix nanoseconds
 	closing   atomic.Bool  // Close was called
@@ -262,13 +262,13 @@ func (c *Conn) readLoop() {
 			continue
 		}
 		switch f.Type {
-		case TypeMessage, TypeTyping, TypeReceipt, TypeConversation, TypePresence, TypeError:
+		case TypeMessage, TypeEdited, TypeDeleted, TypeReaction, TypeTyping, TypeReceipt, TypeConversation, TypePresence, TypeError:
 		default:
 			c.log.Debug("parley client: ignoring unsolicited frame", "type", f.Type, "requestId", f.RequestID)
 			continue
 		}
-		if f.Type == TypeMessage && f.Message != nil {
-			c.track(f.Message)
+		if conv, id, ok := f.timelineItem(); ok {
+			c.track(conv, id)
 		}
 		select {
 		case c.events <- f.event(received):

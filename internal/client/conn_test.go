@@ -29,16 +29,28 @@ type fakeServer struct {
 	keepalives  chan time.Time
 	mu          sync.Mutex
 	receipts    []map[string]any
-	pendingSync []map[string]any // messages sync still has to send
+	pendingSync []map[string]any // timeline items sync still has to send (see syncFrame)
 	syncPage    int
 	syncUpTo    bool           // synced frames carry lastMessageIds, as Parley's server sends
-	liveInSync  map[string]any // a message pushed live in the middle of the first sync page
+	liveInSync  map[string]any // an item pushed live in the middle of the first sync page
 	lastToken   string
+	push        chan map[string]any // frames to push unsolicited to the open connection
+}
+
+// syncFrame turns a timeline item of pendingSync or liveInSync into the frame sync sends and
+// the id that item has in the timeline: a map with a "type" is a change frame, sent as it
+// is; any other map is a message.
+func syncFrame(item map[string]any) (map[string]any, string) {
+	if _, ok := item["type"]; ok {
+		return item, item["eventId"].(string)
+	}
+	return map[string]any{"type": "message", "message": item}, item["messageId"].(string)
 }
 
 func newFakeServer(t *testing.T) *fakeServer {
 	t.Helper()
-	f := &fakeServer{t: t, heartbeats: make(chan struct{}, 100), keepalives: make(chan time.Time, 100), syncPage: 1000}
+	f := &fakeServer{t: t, heartbeats: make(chan struct{}, 100), keepalives: make(chan time.Time, 100), syncPage: 1000,
+		push: make(chan map[string]any, 100)}
 	f.hs = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.hs.Close)
 	return f
@@ -80,6 +92,16 @@ func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 		defer wmu.Unlock()
 		_ = ws.Write(ctx, websocket.MessageText, data)
 	}
+	go func() {
+		for {
+			select {
+			case v := <-f.push:
+				reply(v)
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	for {
 		_, data, err := ws.Read(ctx)
 		if err != nil {
@@ -102,6 +124,9 @@ func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 					return
 				}
 				msg := map[string]any{"conversationId": req["conversationId"], "messageId": "M" + cmid, "senderId": tok, "body": req["body"], "createdAt": 1700000000000, "clientMsgId": cmid}
+				if to, ok := req["replyTo"].(string); ok {
+					msg["replyTo"] = map[string]any{"messageId": to, "senderId": "bob", "preview": "quoted"}
+				}
 				reply(map[string]any{"type": "ack", "requestId": rid, "clientMsgId": cmid, "conversationId": req["conversationId"], "messageId": "M" + cmid, "createdAt": 1700000000000})
 				reply(map[string]any{"type": "message", "message": msg})
 			}()
@@ -122,11 +147,13 @@ func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 			f.liveInSync = nil
 			upTo := map[string]any{}
 			f.mu.Unlock()
-			for i, m := range page {
-				reply(map[string]any{"type": "message", "message": m})
-				upTo[m["conversationId"].(string)] = m["messageId"]
+			for i, item := range page {
+				frame, id := syncFrame(item)
+				reply(frame)
+				upTo[item["conversationId"].(string)] = id
 				if i == 0 && live != nil {
-					reply(map[string]any{"type": "message", "message": live})
+					frame, _ := syncFrame(live)
+					reply(frame)
 				}
 			}
 			synced := map[string]any{"type": "synced", "requestId": rid, "count": n, "more": more}
@@ -138,15 +165,49 @@ func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 			if req["conversationId"] == "slow" {
 				continue // never answers
 			}
+			if req["conversationId"] == "v11" {
+				reply(map[string]any{"type": "history", "requestId": rid, "conversationId": "v11", "messages": []any{
+					map[string]any{"conversationId": "v11", "messageId": "M3", "senderId": "bob", "body": "sure", "createdAt": 3,
+						"replyTo":   map[string]any{"messageId": "M1", "senderId": tok, "preview": "lunch?"},
+						"reactions": []any{map[string]any{"emoji": "👍", "count": 2, "mine": true}, map[string]any{"emoji": "🎉", "count": 1, "mine": false}},
+						"editedAt":  4, "lastEventId": "E5"},
+					map[string]any{"conversationId": "v11", "messageId": "M2", "senderId": tok, "createdAt": 2, "deleted": true, "lastEventId": "E4"},
+				}})
+				continue
+			}
 			reply(map[string]any{"type": "history", "requestId": rid, "conversationId": req["conversationId"],
 				"messages": []any{map[string]any{"conversationId": req["conversationId"], "messageId": "M2", "senderId": tok, "body": "b", "createdAt": 2, "status": "read"}},
 				"next":     "M2"})
 		case "conversations":
 			reply(map[string]any{"type": "conversations", "requestId": rid, "conversations": []any{
-				map[string]any{"conversationId": "c1", "kind": "group", "name": "Trip", "memberCount": 3, "lastMessage": nil, "unread": 4}}})
+				map[string]any{"conversationId": "c1", "kind": "group", "name": "Trip", "memberCount": 3, "lastMessage": nil, "unread": 4,
+					"muted": true, "mutedUntil": 1767225600000}}})
 		case "createConversation", "addMembers", "leave":
 			reply(map[string]any{"type": "conversation", "requestId": rid, "conversation": map[string]any{
 				"conversationId": "c1", "kind": "group", "name": req["name"], "members": req["members"], "createdBy": tok, "createdAt": 5}})
+		case "edit":
+			if req["messageId"] == "gone" {
+				reply(map[string]any{"type": "error", "requestId": rid, "action": "edit", "code": "not_found", "message": "no such message"})
+				continue
+			}
+			reply(map[string]any{"type": "edited", "requestId": rid, "conversationId": req["conversationId"], "messageId": req["messageId"],
+				"eventId": "E1", "body": req["body"], "editedAt": 1700000000002})
+		case "delete":
+			reply(map[string]any{"type": "deleted", "requestId": rid, "conversationId": req["conversationId"], "messageId": req["messageId"],
+				"eventId": "E2", "at": 1700000000003})
+		case "react":
+			r := map[string]any{"type": "reaction", "requestId": rid, "conversationId": req["conversationId"], "messageId": req["messageId"],
+				"userId": tok, "emoji": req["emoji"], "state": req["state"], "at": 1700000000004}
+			if req["messageId"] != "noop" { // a react that changes nothing has no eventId
+				r["eventId"] = "E3"
+			}
+			reply(r)
+		case "mute", "unmute":
+			r := map[string]any{"type": "muted", "requestId": rid, "conversationId": req["conversationId"], "muted": req["action"] == "mute"}
+			if until, ok := req["until"]; ok {
+				r["until"] = until
+			}
+			reply(r)
 		case "presence":
 			reply(map[string]any{"type": "presence", "requestId": rid, "users": []any{map[string]any{"userId": "bob", "online": true, "lastSeen": 7}}})
 		case "keepalive": // one-way: no reply

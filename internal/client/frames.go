@@ -20,6 +20,11 @@ const (
 	TypePresence      = "presence"
 	TypeHeartbeat     = "heartbeat"
 	TypeError         = "error"
+	// Version 1.1: changes to messages (replies and events) and the reply to mute/unmute.
+	TypeEdited   = "edited"
+	TypeDeleted  = "deleted"
+	TypeReaction = "reaction"
+	TypeMuted    = "muted"
 )
 
 // Conversation kinds.
@@ -37,6 +42,12 @@ const (
 	TypingStop      = "stop"
 )
 
+// Reaction states (the "state" of react and of reaction frames).
+const (
+	ReactionAdd    = "add"
+	ReactionRemove = "remove"
+)
+
 // Protocol error codes (PROTOCOL.md §5).
 const (
 	CodeBadRequest    = "bad_request"
@@ -50,14 +61,31 @@ const (
 )
 
 // Message is a chat message as the server sends it in message events, history pages and
-// conversation summaries.
+// conversation summaries. History, conversation summaries and the message frames sync
+// replays show it folded to its current state: the latest Body with EditedAt, or Deleted
+// without Body.
 type Message struct {
 	ConversationID string `json:"conversationId"`
 	MessageID      string `json:"messageId"`
 	SenderID       string `json:"senderId"`
-	Body           string `json:"body"`
+	Body           string `json:"body"`      // "" once deleted
 	CreatedAt      int64  `json:"createdAt"` // Unix milliseconds
 	ClientMsgID    string `json:"clientMsgId,omitempty"`
+	// ReplyTo is the message this one answers, as it was when this one was sent; nil for
+	// a message that answers none.
+	ReplyTo *ReplyRef `json:"replyTo,omitempty"`
+	// EditedAt is when the body was last edited (Unix milliseconds), 0 if never.
+	EditedAt int64 `json:"editedAt,omitempty"`
+	// Deleted says the sender deleted the message; its body is erased.
+	Deleted bool `json:"deleted,omitempty"`
+	// LastEventID is the eventId of the last change folded into this state (Parley's
+	// addition to PROTOCOL.md), "" when none is: a change event of this message whose
+	// EventID is not above it is already part of what a history page shows.
+	LastEventID string `json:"lastEventId,omitempty"`
+	// Reactions are set in history pages: the message's reactions, most frequent first
+	// (nil when there are none). Message events carry none; sync's reaction events
+	// build them.
+	Reactions []ReactionCount `json:"reactions,omitempty"`
 	// Status is set in history pages on the caller's own messages of a direct
 	// conversation: StatusSent, StatusDelivered or StatusRead.
 	Status string `json:"status,omitempty"`
@@ -65,6 +93,68 @@ type Message struct {
 	// group: how many other members have it delivered, and read.
 	DeliveredTo *int `json:"deliveredTo,omitempty"`
 	ReadBy      *int `json:"readBy,omitempty"`
+}
+
+// ReplyRef is the message a reply quotes: its id, its sender, and the first 100
+// characters of its body when the reply was sent ("" if it was deleted then).
+type ReplyRef struct {
+	MessageID string `json:"messageId"`
+	SenderID  string `json:"senderId"`
+	Preview   string `json:"preview"`
+}
+
+// ReactionCount is how many members reacted to a message with one emoji, and whether the
+// caller is one of them.
+type ReactionCount struct {
+	Emoji string `json:"emoji"`
+	Count int    `json:"count"`
+	Mine  bool   `json:"mine"`
+}
+
+// Edited is an edit of a message: the reply to Edit, and the event of an edit made by
+// another connection.
+type Edited struct {
+	ConversationID string `json:"conversationId"`
+	// MessageID is the message edited; EventID is the edit's own id in the timeline.
+	MessageID string `json:"messageId"`
+	EventID   string `json:"eventId"`
+	Body      string `json:"body"`
+	EditedAt  int64  `json:"editedAt"` // Unix milliseconds
+}
+
+// Deleted is the deletion of a message: the reply to Delete, and the event of a delete
+// made by another connection.
+type Deleted struct {
+	ConversationID string `json:"conversationId"`
+	// MessageID is the message deleted; EventID is the delete's own id in the timeline.
+	MessageID string `json:"messageId"`
+	EventID   string `json:"eventId"`
+	At        int64  `json:"at"` // Unix milliseconds
+}
+
+// Reaction is a reaction added to or removed from a message: the reply to React, and the
+// event of a reaction changed by another connection.
+type Reaction struct {
+	ConversationID string `json:"conversationId"`
+	// MessageID is the message reacted to; EventID is the change's own id in the
+	// timeline. A reply to a React that changed nothing has no EventID (no event exists),
+	// unless it repeats the change applied last (a retry).
+	MessageID string `json:"messageId"`
+	EventID   string `json:"eventId,omitempty"`
+	UserID    string `json:"userId"`
+	Emoji     string `json:"emoji"`
+	State     string `json:"state"` // ReactionAdd or ReactionRemove
+	At        int64  `json:"at"`    // Unix milliseconds
+}
+
+// MuteState is the reply to Mute and Unmute: whether the caller's offline notifications of
+// the conversation are muted, and until when.
+type MuteState struct {
+	ConversationID string `json:"conversationId"`
+	Muted          bool   `json:"muted"`
+	// Until is when the mute ends (Unix milliseconds); 0 while muted until unmuted, and
+	// when not muted.
+	Until int64 `json:"until,omitempty"`
 }
 
 // Ack is the reply to send: the message is durably stored.
@@ -100,13 +190,15 @@ type HistoryPage struct {
 	Next string `json:"next,omitempty"`
 }
 
-// SyncResult is the end of one sync call. The messages themselves arrived before it as
-// message events.
+// SyncResult is the end of one sync call. The timeline items themselves arrived before it
+// as events: messages as message events, changes as edited, deleted and reaction events.
 type SyncResult struct {
+	// Count is how many items the call replayed, messages and changes.
 	Count int  `json:"count"`
 	More  bool `json:"more"`
-	// LastMessageIDs maps each conversation the sync sent messages of to the last id it
-	// sent (Parley's addition to PROTOCOL.md; nil from a server without it).
+	// LastMessageIDs maps each conversation the sync sent items of to the id of the last
+	// one it sent: a messageId, or a change's eventId (Parley's addition to PROTOCOL.md;
+	// nil from a server without it).
 	LastMessageIDs map[string]string `json:"lastMessageIds,omitempty"`
 }
 
@@ -128,6 +220,10 @@ type ConversationSummary struct {
 	MemberCount    int      `json:"memberCount"`
 	LastMessage    *Message `json:"lastMessage"`
 	Unread         int      `json:"unread"`
+	// Muted says the caller muted the conversation's offline notifications, until
+	// MutedUntil (Unix milliseconds; 0 while muted until unmuted).
+	Muted      bool  `json:"muted,omitempty"`
+	MutedUntil int64 `json:"mutedUntil,omitempty"`
 }
 
 // Presence is a user's presence.
@@ -166,7 +262,7 @@ type frame struct {
 	Type      string `json:"type"`
 	RequestID string `json:"requestId,omitempty"`
 
-	// ack, typing, receipt, history
+	// ack, typing, receipt, history, and the 1.1 frames below
 	ClientMsgID    string `json:"clientMsgId,omitempty"`
 	ConversationID string `json:"conversationId,omitempty"`
 	MessageID      string `json:"messageId,omitempty"`
@@ -177,6 +273,13 @@ type frame struct {
 	UpTo           string `json:"upTo,omitempty"`
 	At             int64  `json:"at,omitempty"`
 	Next           string `json:"next,omitempty"`
+	// edited, deleted, reaction, muted
+	EventID  string `json:"eventId,omitempty"`
+	Body     string `json:"body,omitempty"`
+	EditedAt int64  `json:"editedAt,omitempty"`
+	Emoji    string `json:"emoji,omitempty"`
+	Muted    bool   `json:"muted,omitempty"`
+	Until    int64  `json:"until,omitempty"`
 
 	Message       *Message              `json:"message,omitempty"`
 	Messages      []Message             `json:"messages,omitempty"`
@@ -234,13 +337,17 @@ func decodeFrame(data []byte) (*frame, error) {
 // Event is a frame the server pushed without a requestId. Exactly one of the pointer fields
 // (or Presence) matches Type.
 type Event struct {
-	// Type is TypeMessage, TypeTyping, TypeReceipt, TypeConversation, TypePresence or
-	// TypeError (an error answering a frame sent without a requestId, such as typing).
+	// Type is TypeMessage, TypeEdited, TypeDeleted, TypeReaction, TypeTyping,
+	// TypeReceipt, TypeConversation, TypePresence or TypeError (an error answering a
+	// frame sent without a requestId, such as typing).
 	Type string
 	// Received is when the client read the frame, for latency measurements.
 	Received time.Time
 
 	Message      *Message
+	Edited       *Edited
+	Deleted      *Deleted
+	Reaction     *Reaction
 	Typing       *Typing
 	Receipt      *Receipt
 	Conversation *Conversation
@@ -254,6 +361,12 @@ func (f *frame) event(received time.Time) Event {
 	switch f.Type {
 	case TypeMessage:
 		ev.Message = f.Message
+	case TypeEdited:
+		ev.Edited = f.edited()
+	case TypeDeleted:
+		ev.Deleted = f.deleted()
+	case TypeReaction:
+		ev.Reaction = f.reaction()
 	case TypeTyping:
 		ev.Typing = &Typing{ConversationID: f.ConversationID, UserID: f.UserID, State: f.State}
 	case TypeReceipt:
@@ -266,6 +379,38 @@ func (f *frame) event(received time.Time) Event {
 		ev.Err = f.err()
 	}
 	return ev
+}
+
+// timelineItem returns the conversation and timeline id of a message or change frame, and
+// whether f is one: a message's messageId, a change's eventId.
+func (f *frame) timelineItem() (conversationID, id string, ok bool) {
+	switch f.Type {
+	case TypeMessage:
+		if f.Message == nil {
+			return "", "", false
+		}
+		return f.Message.ConversationID, f.Message.MessageID, true
+	case TypeEdited, TypeDeleted, TypeReaction:
+		return f.ConversationID, f.EventID, f.EventID != ""
+	}
+	return "", "", false
+}
+
+func (f *frame) edited() *Edited {
+	return &Edited{ConversationID: f.ConversationID, MessageID: f.MessageID, EventID: f.EventID, Body: f.Body, EditedAt: f.EditedAt}
+}
+
+func (f *frame) deleted() *Deleted {
+	return &Deleted{ConversationID: f.ConversationID, MessageID: f.MessageID, EventID: f.EventID, At: f.At}
+}
+
+func (f *frame) reaction() *Reaction {
+	return &Reaction{ConversationID: f.ConversationID, MessageID: f.MessageID, EventID: f.EventID, UserID: f.UserID,
+		Emoji: f.Emoji, State: f.State, At: f.At}
+}
+
+func (f *frame) muteState() *MuteState {
+	return &MuteState{ConversationID: f.ConversationID, Muted: f.Muted, Until: f.Until}
 }
 
 func (f *frame) receipt() *Receipt {

@@ -9,41 +9,43 @@ import (
 	"github.com/cenkalti/backoff/v5"
 )
 
-// MaxSyncRounds bounds SyncAll: 1000 messages a round, so up to 100,000 messages.
+// MaxSyncRounds bounds SyncAll: 1000 timeline items a round, so up to 100,000.
 const MaxSyncRounds = 100
 
-// syncTracker records, per conversation, the newest message id read during a sync round.
+// syncTracker records, per conversation, the newest timeline id (a message's messageId or a
+// change's eventId) read during a sync round.
 type syncTracker struct {
 	newest map[string]string
 }
 
-// track notes a message read while SyncAll collects (called by the reader).
-func (c *Conn) track(m *Message) {
+// track notes a timeline item read while SyncAll collects (called by the reader).
+func (c *Conn) track(conversationID, id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.tracker == nil {
 		return
 	}
-	if m.MessageID > c.tracker.newest[m.ConversationID] {
-		c.tracker.newest[m.ConversationID] = m.MessageID
+	if id > c.tracker.newest[conversationID] {
+		c.tracker.newest[conversationID] = id
 	}
 }
 
 // SyncAll replays what the caller missed: it calls Sync, sends a delivered receipt for the
-// newest message of each conversation that arrived during the call, and repeats while the
-// server says there is more (at most MaxSyncRounds times). It returns how many messages the
-// server sent. The messages arrive on Events as usual, so the caller must drain Events
+// newest timeline item (message or change) of each conversation that arrived during the
+// call, and repeats while the server says there is more (at most MaxSyncRounds times). It
+// returns how many items the server replayed, messages and changes. They arrive on Events
+// as usual (message, edited, deleted and reaction events), so the caller must drain Events
 // concurrently. Only one SyncAll may run on a connection at a time.
 //
 // While the server says there is more, only what the round replayed is acknowledged (the
-// synced frame's lastMessageIds): a message pushed live meanwhile may lie beyond messages the next
-// round has still to replay, and acknowledging it would make the server skip them. After
-// the last round, everything that arrived is acknowledged, live messages included. Against
-// a server whose synced frame has no lastMessageIds, the newest message of each conversation is
-// acknowledged in every round.
+// synced frame's lastMessageIds, which may name a change's eventId): an item pushed live
+// meanwhile may lie beyond items the next round has still to replay, and acknowledging it
+// would make the server skip them. After the last round, everything that arrived is
+// acknowledged, live items included. Against a server whose synced frame has no
+// lastMessageIds, the newest item of each conversation is acknowledged in every round.
 func (c *Conn) SyncAll(ctx context.Context) (int, error) {
 	total := 0
-	seen := map[string]string{}  // newest id that arrived per conversation, over all rounds
+	seen := map[string]string{}  // newest timeline id that arrived per conversation, over all rounds
 	acked := map[string]string{} // what this SyncAll acknowledged
 	for round := 0; round < MaxSyncRounds; round++ {
 		c.mu.Lock()
@@ -80,7 +82,7 @@ func (c *Conn) SyncAll(ctx context.Context) (int, error) {
 			acked[conv] = id
 			if _, err := c.Receipt(ctx, conv, id, StatusDelivered); err != nil {
 				// A conversation left meanwhile answers forbidden; the others must succeed,
-				// or the next round would replay the same messages.
+				// or the next round would replay the same items.
 				if ErrorCode(err) == CodeForbidden {
 					continue
 				}

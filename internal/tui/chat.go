@@ -188,7 +188,7 @@ func (c *Chat) run(ctx context.Context, cmd Command) error {
 		if err != nil {
 			return err
 		}
-		c.view.list(convs, c.st.setList(convs))
+		c.view.list(c.st, convs, c.st.setList(convs))
 	case "open":
 		id, err := c.st.conversationID(cmd.Args[0])
 		if err != nil {
@@ -239,6 +239,36 @@ func (c *Chat) run(ctx context.Context, cmd Command) error {
 			return nil
 		}
 		return c.showPage(ctx, c.st.older(), "older messages")
+	case "reply":
+		m, err := c.st.target(cmd.Ref, false)
+		if err != nil {
+			return err
+		}
+		return c.post(ctx, m.ConversationID, cmd.Text, &m)
+	case "edit":
+		m, err := c.st.target(cmd.Ref, true)
+		if err != nil {
+			return err
+		}
+		ed, err := c.conn.Edit(ctx, m.ConversationID, m.MessageID, cmd.Text)
+		if err != nil {
+			return err
+		}
+		c.st.applyEdited(ed) // false for a retried edit: shown again all the same
+		c.view.edited(c.st, ed.ConversationID, ed.MessageID)
+	case "delete":
+		m, err := c.st.target(cmd.Ref, true)
+		if err != nil {
+			return err
+		}
+		d, err := c.conn.Delete(ctx, m.ConversationID, m.MessageID)
+		if err != nil {
+			return err
+		}
+		c.st.applyDeleted(d)
+		c.view.deleted(c.st, d.ConversationID, d.MessageID)
+	case "react":
+		return c.react(ctx, cmd.Ref, cmd.Args[0])
 	case "who":
 		users, err := c.conn.Presence(ctx, cmd.Args...)
 		if err != nil {
@@ -257,16 +287,58 @@ func (c *Chat) send(ctx context.Context, text string) error {
 	if open == "" {
 		return errors.New("no open conversation: use /list and /open, /dm or /group")
 	}
-	// The echo of this message is read only after Send returns (this goroutine handles
+	return c.post(ctx, open, text, nil)
+}
+
+// post sends text to conv, as a reply to quoted unless it is nil, and shows it once
+// acknowledged.
+func (c *Chat) post(ctx context.Context, conv, text string, quoted *client.Message) error {
+	// The echo of this message is read only after the send returns (this goroutine handles
 	// events), and then dropped as seen: the ack is what prints it.
-	ack, err := c.conn.Send(ctx, open, newClientMsgID(), text)
+	var (
+		ack     *client.Ack
+		err     error
+		replyTo *client.ReplyRef
+	)
+	if quoted == nil {
+		ack, err = c.conn.Send(ctx, conv, newClientMsgID(), text)
+	} else {
+		replyTo = quoteOf(*quoted)
+		ack, err = c.conn.SendReply(ctx, conv, newClientMsgID(), text, quoted.MessageID)
+	}
 	if err != nil {
 		return err
 	}
-	c.st.sent(ack)
-	c.view.sent(client.Message{
+	m := client.Message{
 		ConversationID: ack.ConversationID, MessageID: ack.MessageID, SenderID: c.cfg.User, Body: text, CreatedAt: ack.CreatedAt,
-	})
+		ClientMsgID: ack.ClientMsgID, ReplyTo: replyTo,
+	}
+	c.st.sent(m)
+	c.view.sent(c.st, m)
+	return nil
+}
+
+// react toggles the user's reaction emoji on message number n (0: the newest here): takes
+// it back if the user has it, adds it otherwise.
+func (c *Chat) react(ctx context.Context, n int, emoji string) error {
+	m, err := c.st.target(n, false)
+	if err != nil {
+		return err
+	}
+	state := client.ReactionAdd
+	if c.st.reacted(m.MessageID, emoji) {
+		state = client.ReactionRemove
+	}
+	r, err := c.conn.React(ctx, m.ConversationID, m.MessageID, emoji, state)
+	if err != nil {
+		return err
+	}
+	if r.EventID == "" {
+		c.view.reactionUnchanged(c.st, r)
+		return nil
+	}
+	c.st.applyReaction(r)
+	c.view.reaction(c.st, r)
 	return nil
 }
 
@@ -289,7 +361,7 @@ func (c *Chat) showPage(ctx context.Context, before, title string) error {
 	if title != "" {
 		c.view.header(title)
 	}
-	c.view.page(page.Messages)
+	c.view.page(c.st, page.Messages)
 	if before == "" && len(page.Messages) > 0 {
 		c.receipt(ctx, open, page.Messages[0].MessageID, client.StatusRead)
 	}
@@ -297,7 +369,10 @@ func (c *Chat) showPage(ctx context.Context, before, title string) error {
 }
 
 // handleEvent applies one pushed frame to the state, shows what is new in it and sends
-// the receipts it calls for.
+// the receipts it calls for. Changes to messages (edits, deletes, reactions) are shown
+// when they change a message the session shows; they get no receipt of their own (the
+// next message's moves the cursor past them, and a change that sync replays again is
+// dropped as a duplicate).
 func (c *Chat) handleEvent(ctx context.Context, ev client.Event) {
 	switch ev.Type {
 	case client.TypeMessage:
@@ -314,6 +389,18 @@ func (c *Chat) handleEvent(ctx context.Context, ev client.Event) {
 			status = client.StatusRead
 		}
 		c.receipt(ctx, m.ConversationID, m.MessageID, status)
+	case client.TypeEdited:
+		if c.st.applyEdited(ev.Edited) {
+			c.view.edited(c.st, ev.Edited.ConversationID, ev.Edited.MessageID)
+		}
+	case client.TypeDeleted:
+		if c.st.applyDeleted(ev.Deleted) {
+			c.view.deleted(c.st, ev.Deleted.ConversationID, ev.Deleted.MessageID)
+		}
+	case client.TypeReaction:
+		if c.st.applyReaction(ev.Reaction) {
+			c.view.reaction(c.st, ev.Reaction)
+		}
 	case client.TypeTyping:
 		if c.st.applyTyping(ev.Typing, ev.Received) {
 			c.view.typing(c.st, ev.Typing)

@@ -30,6 +30,22 @@ func TestParseLine(t *testing.T) {
 		{"/add dave  erin", Command{Name: "add", Args: []string{"dave", "erin"}}, ""},
 		{"/who bob", Command{Name: "who", Args: []string{"bob"}}, ""},
 		{"/quit", Command{Name: "quit", Args: []string{}}, ""},
+		{"/edit 3 new  text ", Command{Name: "edit", Args: []string{"new", "text"}, Text: "new  text ", Ref: 3}, ""},
+		{"/edit  #3\tfixed", Command{Name: "edit", Args: []string{"fixed"}, Text: "fixed", Ref: 3}, ""},
+		{"/edit fixed  typo", Command{Name: "edit", Args: []string{"fixed", "typo"}, Text: "fixed  typo"}, ""},
+		{"/edit 3", Command{}, "usage: /edit [N] TEXT"},
+		{"/edit", Command{}, "usage: /edit [N] TEXT"},
+		{"/delete", Command{Name: "delete", Args: []string{}}, ""},
+		{"/delete #2", Command{Name: "delete", Args: []string{}, Ref: 2}, ""},
+		{"/delete 2 3", Command{}, "usage: /delete [N]"},
+		{"/delete two", Command{}, "usage: /delete [N]"},
+		{"/react 👍", Command{Name: "react", Args: []string{"👍"}}, ""},
+		{"/react 12 🎉", Command{Name: "react", Args: []string{"🎉"}, Ref: 12}, ""},
+		{"/react 3", Command{}, "usage: /react [N] EMOJI"},
+		{"/react 3 👍 🎉", Command{}, "usage: /react [N] EMOJI"},
+		{"/reply 2 sure, at 1", Command{Name: "reply", Args: []string{"sure,", "at", "1"}, Text: "sure, at 1", Ref: 2}, ""},
+		{"/reply #-1 no", Command{Name: "reply", Args: []string{"#-1", "no"}, Text: "#-1 no"}, ""},
+		{"/reply", Command{}, "usage: /reply [N] TEXT"},
 		{"/open", Command{}, "usage: /open ID|N"},
 		{"/dm bob carol", Command{}, "usage: /dm USER"},
 		{"/group Trip", Command{}, "usage: /group NAME USER..."},
@@ -74,7 +90,7 @@ func TestRenderEvents(t *testing.T) {
 		{client.Event{Type: client.TypeTyping, Received: now, Typing: &client.Typing{ConversationID: "dm:alice:bob", UserID: "bob", State: "start"}}, ""},
 		// Own message from another device, in the open conversation: shown, no receipt needed.
 		{client.Event{Type: client.TypeMessage, Message: &client.Message{ConversationID: "dm:alice:bob", MessageID: "01B", SenderID: "alice", Body: "hi bob", CreatedAt: 1700000000000}},
-			"[22:13] you: hi bob\n"},
+			"#1 [22:13] you: hi bob\n"},
 		// The same message again (at-least-once): dropped.
 		{client.Event{Type: client.TypeMessage, Message: &client.Message{ConversationID: "dm:alice:bob", MessageID: "01B", SenderID: "alice", Body: "hi bob", CreatedAt: 1700000000000}}, ""},
 		// A receipt behind the newest own message: nothing to show.
@@ -133,7 +149,7 @@ func TestStatusMarkAndList(t *testing.T) {
 		}
 	}
 	c, out := newTestChat()
-	c.view.list(nil, c.st.setList(nil))
+	c.view.list(c.st, nil, c.st.setList(nil))
 	if !strings.Contains(out.String(), "no conversations yet") {
 		t.Fatalf("empty list: %q", out.String())
 	}
@@ -143,7 +159,7 @@ func TestStatusMarkAndList(t *testing.T) {
 			LastMessage: &client.Message{SenderID: "bob", Body: "see you", CreatedAt: 1700000000000}},
 		{ConversationID: "dm:alice:carol", Kind: "dm", MemberCount: 2, Unread: 100},
 	}
-	c.view.list(convs, c.st.setList(convs))
+	c.view.list(c.st, convs, c.st.setList(convs))
 	want := " 1. Trip [group, 3 members] g:1 (2 unread) — [22:13] bob: see you\n" +
 		" 2. dm:alice:carol [dm, 2 members] dm:alice:carol (100+ unread)\n"
 	if out.String() != want {

@@ -3,6 +3,7 @@ package tui
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -13,10 +14,11 @@ import (
 const typingTimeout = 3 * time.Second
 
 // state is what a chat session knows: the open conversation, the last /list, conversation
-// names, the messages shown, the newest own message per conversation and the receipts and
-// typing indicators already shown for it. Each method applies one change and, where the
-// change may call for output, reports whether there is something new to show. It does no
-// I/O: the view reads it, and it is tested on its own.
+// names, the messages shown with their numbers and the changes to them (timeline.go), the
+// newest own message per conversation and the receipts and typing indicators already shown
+// for it. Each method applies one change and, where the change may call for output,
+// reports whether there is something new to show. It does no I/O: the view reads it, and
+// it is tested on its own.
 type state struct {
 	user     string // the signed-in user, to tell own messages, receipts and typing apart
 	open     string // open conversation id, "" for none
@@ -24,7 +26,8 @@ type state struct {
 	list     []client.ConversationSummary
 	names    map[string]string    // conversation id -> display name
 	members  map[string][]string  // conversation id -> members, when known
-	seen     map[string]bool      // message ids shown (duplicates are dropped)
+	msgs     map[string]*entry    // message id -> what is known of it (duplicates are dropped)
+	numbered []string             // message ids by number - 1, in the order they were first shown
 	lastMine map[string]string    // conversation id -> newest own message id
 	marked   map[string]string    // conv/user/status -> upTo shown for own messages
 	typing   map[string]time.Time // conv/user -> last "start"
@@ -34,7 +37,7 @@ type state struct {
 func newState(user string) *state {
 	return &state{
 		user:  user,
-		names: map[string]string{}, members: map[string][]string{}, seen: map[string]bool{},
+		names: map[string]string{}, members: map[string][]string{}, msgs: map[string]*entry{},
 		lastMine: map[string]string{}, marked: map[string]string{},
 		typing: map[string]time.Time{},
 	}
@@ -114,19 +117,20 @@ func (s *state) name(id string) string {
 	return id
 }
 
-// sent records the ack of an own message, which is shown with the ack: its echo is then
-// dropped as seen, and it is the conversation's newest own message.
-func (s *state) sent(ack *client.Ack) {
-	s.seen[ack.MessageID] = true
-	s.lastMine[ack.ConversationID] = ack.MessageID
+// sent records an own message once acknowledged, which is shown with the ack: its echo is
+// then dropped as seen, and it is the conversation's newest own message.
+func (s *state) sent(m client.Message) {
+	s.load(m, "", "")
+	s.lastMine[m.ConversationID] = m.MessageID
 }
 
-// addPage records a history page of the open conversation as shown: its messages are
-// seen, the newest own one among them is tracked, and its Next is the next older page.
+// addPage records a history page of the open conversation as shown: its messages, as they
+// now stand, replace what was known of them (and are numbered oldest first when new), the
+// newest own one among them is tracked, and its Next is the next older page.
 func (s *state) addPage(page *client.HistoryPage) {
 	s.next = page.Next
-	for _, m := range page.Messages {
-		s.seen[m.MessageID] = true
+	for _, m := range slices.Backward(page.Messages) {
+		s.load(m, m.LastEventID, m.LastEventID)
 		s.trackMine(m)
 	}
 }
@@ -142,10 +146,10 @@ func (s *state) trackMine(m client.Message) {
 // duplicate, or the echo of a send whose ack showed it. A new message ends its sender's
 // typing indicator.
 func (s *state) applyMessage(m *client.Message) bool {
-	if m == nil || s.seen[m.MessageID] {
+	if m == nil || s.number(m.MessageID) != 0 {
 		return false
 	}
-	s.seen[m.MessageID] = true
+	s.load(*m, m.LastEventID, "")
 	delete(s.typing, typingKey(m.ConversationID, m.SenderID))
 	s.trackMine(*m)
 	return true

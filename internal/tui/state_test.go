@@ -1,7 +1,9 @@
 package tui
 
 import (
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,7 +31,7 @@ func TestStateApplyMessage(t *testing.T) {
 		{name: "duplicate", setup: func(s *state) { s.applyMessage(testMessage("01B", "bob")) },
 			m: testMessage("01B", "bob"), want: false},
 		{name: "echo of an acked send", setup: func(s *state) {
-			s.sent(&client.Ack{ConversationID: dmID, MessageID: "01B"})
+			s.sent(client.Message{ConversationID: dmID, MessageID: "01B", SenderID: "alice"})
 		}, m: testMessage("01B", "alice"), want: false, wantMine: "01B"},
 		{name: "already shown in a history page", setup: func(s *state) {
 			s.addPage(&client.HistoryPage{Messages: []client.Message{*testMessage("01B", "bob")}})
@@ -118,7 +120,7 @@ func TestStateApplyReceipt(t *testing.T) {
 		return &client.Receipt{ConversationID: dmID, UserID: user, Status: status, UpTo: upTo}
 	}
 	sent := func(id string) func(s *state) {
-		return func(s *state) { s.sent(&client.Ack{ConversationID: dmID, MessageID: id}) }
+		return func(s *state) { s.sent(client.Message{ConversationID: dmID, MessageID: id, SenderID: "alice"}) }
 	}
 	tests := []struct {
 		name  string
@@ -216,4 +218,172 @@ func TestStateNamesAndOpen(t *testing.T) {
 			t.Fatalf("after closeOpen: open %q", s.current())
 		}
 	})
+}
+
+func TestStateTimelineChanges(t *testing.T) {
+	t.Parallel()
+	msg := func(id, sender, body string) *client.Message {
+		return &client.Message{ConversationID: dmID, MessageID: id, SenderID: sender, Body: body}
+	}
+	edit := func(eventID, body string, at int64) *client.Edited {
+		return &client.Edited{ConversationID: dmID, MessageID: "01B", EventID: eventID, Body: body, EditedAt: at}
+	}
+	del := func(eventID string) *client.Deleted {
+		return &client.Deleted{ConversationID: dmID, MessageID: "01B", EventID: eventID}
+	}
+	react := func(eventID, user, emoji, state string) *client.Reaction {
+		return &client.Reaction{ConversationID: dmID, MessageID: "01B", EventID: eventID, UserID: user, Emoji: emoji, State: state}
+	}
+	add, remove := client.ReactionAdd, client.ReactionRemove
+	page := func(m client.Message) func(s *state) {
+		return func(s *state) { s.addPage(&client.HistoryPage{ConversationID: dmID, Messages: []client.Message{m}}) }
+	}
+	shownBob := func(s *state) { s.applyMessage(msg("01B", "bob", "hello")) }
+	tests := []struct {
+		name  string
+		setup []func(s *state)
+		apply func(s *state) bool
+		want  bool           // what apply reports: something new to show
+		shown client.Message // 01B afterwards (ids and sender left out); zero: not shown
+	}{
+		{name: "nil events", setup: []func(*state){shownBob}, apply: func(s *state) bool {
+			return s.applyEdited(nil) || s.applyDeleted(nil) || s.applyReaction(nil)
+		}, want: false, shown: client.Message{Body: "hello"}},
+		{name: "edit", setup: []func(*state){shownBob}, apply: func(s *state) bool { return s.applyEdited(edit("01C", "hi", 7)) },
+			want: true, shown: client.Message{Body: "hi", EditedAt: 7}},
+		{name: "the same edit again", setup: []func(*state){shownBob, func(s *state) { s.applyEdited(edit("01C", "hi", 7)) }},
+			apply: func(s *state) bool { return s.applyEdited(edit("01C", "hi", 7)) },
+			want:  false, shown: client.Message{Body: "hi", EditedAt: 7}},
+		{name: "an older edit arriving late changes nothing", setup: []func(*state){shownBob, func(s *state) { s.applyEdited(edit("01D", "new", 8)) }},
+			apply: func(s *state) bool { return s.applyEdited(edit("01C", "old", 7)) },
+			want:  true, shown: client.Message{Body: "new", EditedAt: 8}},
+		{name: "delete", setup: []func(*state){shownBob, func(s *state) { s.applyEdited(edit("01C", "hi", 7)) }},
+			apply: func(s *state) bool { return s.applyDeleted(del("01D")) },
+			want:  true, shown: client.Message{Deleted: true, EditedAt: 7}},
+		{name: "an edit arriving after the delete that followed it", setup: []func(*state){shownBob, func(s *state) { s.applyDeleted(del("01D")) }},
+			apply: func(s *state) bool { return s.applyEdited(edit("01C", "hi", 7)) },
+			want:  true, shown: client.Message{Deleted: true, EditedAt: 7}},
+		{name: "a change of a message not shown is kept for it", apply: func(s *state) bool { return s.applyEdited(edit("01C", "hi", 7)) },
+			want: false},
+		{name: "the message arrives after its change", setup: []func(*state){func(s *state) { s.applyEdited(edit("01C", "hi", 7)) }},
+			apply: func(s *state) bool { return s.applyMessage(msg("01B", "bob", "hello")) },
+			want:  true, shown: client.Message{Body: "hi", EditedAt: 7}},
+		{name: "reactions add up, own ones are mine", setup: []func(*state){shownBob,
+			func(s *state) { s.applyReaction(react("01C", "bob", "👍", add)) },
+			func(s *state) { s.applyReaction(react("01D", "carol", "🎉", add)) },
+			func(s *state) { s.applyReaction(react("01E", "carol", "👍", add)) }},
+			apply: func(s *state) bool { return s.applyReaction(react("01F", "alice", "🎉", add)) },
+			want:  true, shown: client.Message{Body: "hello", Reactions: []client.ReactionCount{{Emoji: "👍", Count: 2}, {Emoji: "🎉", Count: 2, Mine: true}}}},
+		{name: "a reaction taken back", setup: []func(*state){shownBob,
+			func(s *state) { s.applyReaction(react("01C", "alice", "👍", add)) },
+			func(s *state) { s.applyReaction(react("01D", "bob", "🎉", add)) }},
+			apply: func(s *state) bool { return s.applyReaction(react("01E", "alice", "👍", remove)) },
+			want:  true, shown: client.Message{Body: "hello", Reactions: []client.ReactionCount{{Emoji: "🎉", Count: 1}}}},
+		{name: "the same reaction twice (live and from sync)", setup: []func(*state){shownBob,
+			func(s *state) { s.applyReaction(react("01C", "bob", "👍", add)) }},
+			apply: func(s *state) bool { return s.applyReaction(react("01C", "bob", "👍", add)) },
+			want:  false, shown: client.Message{Body: "hello", Reactions: []client.ReactionCount{{Emoji: "👍", Count: 1}}}},
+		{name: "a reaction reply that changed nothing has no eventId", setup: []func(*state){shownBob},
+			apply: func(s *state) bool { return s.applyReaction(react("", "alice", "👍", add)) },
+			want:  false, shown: client.Message{Body: "hello"}},
+		{name: "history folds changes up to its lastEventId", setup: []func(*state){
+			page(client.Message{ConversationID: dmID, MessageID: "01B", SenderID: "bob", Body: "hi", EditedAt: 7, LastEventID: "01E",
+				Reactions: []client.ReactionCount{{Emoji: "👍", Count: 1, Mine: true}}})},
+			apply: func(s *state) bool {
+				return s.applyEdited(edit("01C", "hi", 7)) || s.applyReaction(react("01E", "alice", "👍", add))
+			},
+			want: false, shown: client.Message{Body: "hi", EditedAt: 7, LastEventID: "01E", Reactions: []client.ReactionCount{{Emoji: "👍", Count: 1, Mine: true}}}},
+		{name: "history counts plus the reactions after it", setup: []func(*state){
+			page(client.Message{ConversationID: dmID, MessageID: "01B", SenderID: "bob", Body: "hello", LastEventID: "01E",
+				Reactions: []client.ReactionCount{{Emoji: "👍", Count: 1}}})},
+			apply: func(s *state) bool { return s.applyReaction(react("01F", "alice", "👍", add)) },
+			want:  true, shown: client.Message{Body: "hello", LastEventID: "01E", Reactions: []client.ReactionCount{{Emoji: "👍", Count: 2, Mine: true}}}},
+		{name: "a change that came before a history page older than it stays", setup: []func(*state){shownBob,
+			func(s *state) { s.applyEdited(edit("01F", "later", 9)) }},
+			apply: func(s *state) bool {
+				page(client.Message{ConversationID: dmID, MessageID: "01B", SenderID: "bob", Body: "hi", EditedAt: 7, LastEventID: "01C"})(s)
+				return true
+			},
+			want: true, shown: client.Message{Body: "later", EditedAt: 9, LastEventID: "01C"}},
+		{name: "a replayed message's lastEventId folds edits, not reactions", setup: []func(*state){func(s *state) {
+			s.applyMessage(&client.Message{ConversationID: dmID, MessageID: "01B", SenderID: "bob", Body: "hi", EditedAt: 7, LastEventID: "01D"})
+		}},
+			apply: func(s *state) bool {
+				return !s.applyEdited(edit("01C", "hi", 7)) && s.applyReaction(react("01D", "carol", "👍", add))
+			},
+			want: true, shown: client.Message{Body: "hi", EditedAt: 7, LastEventID: "01D", Reactions: []client.ReactionCount{{Emoji: "👍", Count: 1}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newState("alice")
+			for _, f := range tt.setup {
+				f(s)
+			}
+			if got := tt.apply(s); got != tt.want {
+				t.Errorf("apply = %v, want %v", got, tt.want)
+			}
+			m, n, ok := s.shown("01B")
+			if zero := tt.shown.Body == "" && !tt.shown.Deleted; zero {
+				if ok {
+					t.Fatalf("01B shown as #%d %+v, want not shown", n, m)
+				}
+				return
+			}
+			if !ok || n != 1 {
+				t.Fatalf("01B shown %v as #%d, want #1", ok, n)
+			}
+			want := tt.shown
+			want.ConversationID, want.MessageID, want.SenderID = dmID, "01B", "bob"
+			if !reflect.DeepEqual(m, want) {
+				t.Errorf("01B shown as\n%+v\nwant\n%+v", m, want)
+			}
+		})
+	}
+}
+
+func TestStateTarget(t *testing.T) {
+	t.Parallel()
+	s := newState("alice")
+	// #1 alice, #2 bob, #3 alice (deleted), #4 bob in another conversation.
+	s.addPage(&client.HistoryPage{ConversationID: dmID, Messages: []client.Message{
+		{ConversationID: dmID, MessageID: "01C", SenderID: "alice", Deleted: true},
+		{ConversationID: dmID, MessageID: "01B", SenderID: "bob", Body: "b"},
+		{ConversationID: dmID, MessageID: "01A", SenderID: "alice", Body: "a"},
+	}})
+	s.applyMessage(&client.Message{ConversationID: "g:1", MessageID: "01D", SenderID: "bob", Body: "d"})
+	if _, err := s.target(0, false); err == nil || err.Error() != "no open conversation" {
+		t.Fatalf("default target with nothing open: %v", err)
+	}
+	s.setOpen(dmID)
+	for _, tt := range []struct {
+		name    string
+		n       int
+		own     bool
+		want    string
+		wantErr string
+	}{
+		{name: "your last message here skips the deleted one", own: true, want: "01A"},
+		{name: "the last message here", want: "01B"},
+		{name: "by number", n: 2, want: "01B"},
+		{name: "by number in another conversation", n: 4, want: "01D"},
+		{name: "your own by number", n: 1, own: true, want: "01A"},
+		{name: "someone else's is not yours", n: 2, own: true, wantErr: "#2 is bob's message, not yours"},
+		{name: "deleted", n: 3, wantErr: "#3 is deleted"},
+		{name: "no such number", n: 5, wantErr: "no message #5"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := s.target(tt.n, tt.own)
+			if (err == nil) != (tt.wantErr == "") || (err != nil && err.Error() != tt.wantErr) || m.MessageID != tt.want {
+				t.Errorf("target(%d, %v) = %q, %v; want %q, %q", tt.n, tt.own, m.MessageID, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+	s.setOpen("g:2")
+	if _, err := s.target(0, true); err == nil {
+		t.Error("default target in a conversation with nothing shown: no error")
+	}
+	if got, want := *quoteOf(client.Message{MessageID: "01B", SenderID: "bob", Body: strings.Repeat("é", previewRunes+5)}),
+		(client.ReplyRef{MessageID: "01B", SenderID: "bob", Preview: strings.Repeat("é", previewRunes)}); got != want {
+		t.Errorf("quoteOf = %+v, want %+v", got, want)
+	}
 }

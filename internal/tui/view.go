@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,12 +41,13 @@ func (v *view) connectionLost(err error) {
 // reconnected says the connection is back.
 func (v *view) reconnected() { v.printf("reconnected\n") }
 
-// synced reports the end of a sync: its error, or how many missed messages it replayed.
+// synced reports the end of a sync: its error, or how many missed messages and changes to
+// messages it replayed.
 func (v *view) synced(n int, err error) {
 	if err != nil {
 		v.printf("! sync: %v\n", err)
 	} else if n > 0 {
-		v.printf("synced %d missed message(s)\n", n)
+		v.printf("synced %d missed message(s) and change(s)\n", n)
 	}
 }
 
@@ -78,16 +80,15 @@ func (v *view) left(st *state, id string) { v.printf("you left %s\n", st.name(id
 // noOlder answers /history when there is no older page.
 func (v *view) noOlder() { v.printf("(no older messages)\n") }
 
-// page shows a history page (newest first, as history returns it) oldest first, own
-// messages with their status.
-func (v *view) page(msgs []client.Message) {
+// page shows a history page (newest first, as history returns it, and recorded in st)
+// oldest first, own messages with their status.
+func (v *view) page(st *state, msgs []client.Message) {
 	if len(msgs) == 0 {
 		v.printf("(no messages)\n")
 		return
 	}
-	for i := len(msgs) - 1; i >= 0; i-- {
-		m := msgs[i]
-		line := v.formatMessage(m)
+	for _, m := range slices.Backward(msgs) {
+		line := v.line(st, m.MessageID)
 		if m.SenderID == v.user {
 			line += " " + statusMark(m)
 		}
@@ -95,17 +96,53 @@ func (v *view) page(msgs []client.Message) {
 	}
 }
 
-// sent shows an own message once the server acknowledged it.
-func (v *view) sent(m client.Message) { v.printf("%s ✓\n", v.formatMessage(m)) }
+// sent shows an own message, recorded in st, once the server acknowledged it.
+func (v *view) sent(st *state, m client.Message) {
+	v.printf("%s%s ✓\n", v.in(st, m.ConversationID), v.line(st, m.MessageID))
+}
 
-// message shows a pushed message, prefixed with its conversation's name unless that
-// conversation is open.
+// message shows a pushed message, recorded in st, prefixed with its conversation's name
+// unless that conversation is open.
 func (v *view) message(st *state, m client.Message) {
-	if st.isOpen(m.ConversationID) {
-		v.printf("%s\n", v.formatMessage(m))
+	v.printf("%s%s\n", v.in(st, m.ConversationID), v.line(st, m.MessageID))
+}
+
+// edited shows a message, recorded in st, as an edit made it.
+func (v *view) edited(st *state, conv, id string) {
+	v.printf("%s✎ %s\n", v.in(st, conv), v.line(st, id))
+}
+
+// deleted shows the place of a message, recorded in st, that a delete emptied.
+func (v *view) deleted(st *state, conv, id string) {
+	v.printf("%s✗ %s\n", v.in(st, conv), v.line(st, id))
+}
+
+// reaction shows who added or took back which reaction, and the message, recorded in st,
+// with its reactions as they now are.
+func (v *view) reaction(st *state, r *client.Reaction) {
+	did := "reacted"
+	if r.State == client.ReactionRemove {
+		did = "took back"
+	}
+	v.printf("%s%s %s %s: %s\n", v.in(st, r.ConversationID), v.who(r.UserID), did, r.Emoji, v.line(st, r.MessageID))
+}
+
+// reactionUnchanged answers a /react that changed nothing: the server found the user's
+// reaction already as asked.
+func (v *view) reactionUnchanged(st *state, r *client.Reaction) {
+	if r.State == client.ReactionRemove {
+		v.printf("(you had no %s on #%d)\n", r.Emoji, st.number(r.MessageID))
 		return
 	}
-	v.printf("[%s] %s\n", st.name(m.ConversationID), v.formatMessage(m))
+	v.printf("(you had reacted %s to #%d already)\n", r.Emoji, st.number(r.MessageID))
+}
+
+// in is "" for the open conversation and "[NAME] " for any other.
+func (v *view) in(st *state, conv string) string {
+	if st.isOpen(conv) {
+		return ""
+	}
+	return "[" + st.name(conv) + "] "
 }
 
 // typing shows that another member started typing.
@@ -146,7 +183,7 @@ func (v *view) presence(users []client.Presence) {
 
 // list prints the conversation list, numbered for /open N; names holds each entry's
 // display name (state.setList).
-func (v *view) list(convs []client.ConversationSummary, names []string) {
+func (v *view) list(st *state, convs []client.ConversationSummary, names []string) {
 	if len(convs) == 0 {
 		v.printf("no conversations yet: /dm USER or /group NAME USER...\n")
 		return
@@ -161,19 +198,72 @@ func (v *view) list(convs []client.ConversationSummary, names []string) {
 		}
 		last := ""
 		if s.LastMessage != nil {
-			last = " — " + v.formatMessage(*s.LastMessage)
+			last = " — " + v.formatMessage(st, *s.LastMessage)
 		}
 		v.printf("%2d. %s [%s, %d members] %s%s%s\n", i+1, names[i], s.Kind, s.MemberCount, s.ConversationID, unread, last)
 	}
 }
 
-// formatMessage renders "[15:04] alice: body" ("you" for own messages).
-func (v *view) formatMessage(m client.Message) string {
-	who := m.SenderID
-	if who == v.user {
-		who = "you"
+// quoteRunes is how much of a quoted message's preview a reply shows.
+const quoteRunes = 40
+
+// line renders a message recorded in st as it now stands: "#N " and formatMessage, then its
+// reactions ("  [👍 2 🎉 1]").
+func (v *view) line(st *state, id string) string {
+	m, n, _ := st.shown(id)
+	var b strings.Builder
+	fmt.Fprintf(&b, "#%d %s", n, v.formatMessage(st, m))
+	for i, r := range m.Reactions {
+		sep := " "
+		if i == 0 {
+			sep = "  ["
+		}
+		fmt.Fprintf(&b, "%s%s %d", sep, r.Emoji, r.Count)
 	}
-	return fmt.Sprintf("[%s] %s: %s", time.UnixMilli(m.CreatedAt).In(v.loc).Format("15:04"), who, m.Body)
+	if len(m.Reactions) > 0 {
+		b.WriteString("]")
+	}
+	return b.String()
+}
+
+// formatMessage renders "[15:04] alice: body" ("you" for own messages): a reply with the
+// message it answers first (`(re #3 bob: "hi")`, the number when st shows that message), an
+// edited message with "(edited)" after the body, a deleted one as "(message deleted)".
+func (v *view) formatMessage(st *state, m client.Message) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "[%s] %s: ", time.UnixMilli(m.CreatedAt).In(v.loc).Format("15:04"), v.who(m.SenderID))
+	if q := m.ReplyTo; q != nil {
+		ref := v.who(q.SenderID)
+		if n := st.number(q.MessageID); n != 0 {
+			ref = fmt.Sprintf("#%d %s", n, ref)
+		}
+		if q.Preview == "" {
+			fmt.Fprintf(&b, "(re %s: a deleted message) ", ref)
+		} else {
+			preview, more := cut(q.Preview, quoteRunes)
+			if more {
+				preview += "…"
+			}
+			fmt.Fprintf(&b, "(re %s: %q) ", ref, preview)
+		}
+	}
+	switch {
+	case m.Deleted:
+		b.WriteString("(message deleted)")
+	case m.EditedAt != 0:
+		b.WriteString(m.Body + " (edited)")
+	default:
+		b.WriteString(m.Body)
+	}
+	return b.String()
+}
+
+// who names a user as the view shows them: "you" for the signed-in user.
+func (v *view) who(user string) string {
+	if user == v.user {
+		return "you"
+	}
+	return user
 }
 
 // statusMark renders the status history gives an own message: ✓ sent, ✓✓ delivered,
