@@ -2,10 +2,12 @@
 // (github.com/apache/cassandra-gocql-driver/v2).
 //
 // Messages use the classic Cassandra chat model: one partition per conversation, clustered by
-// the ULID message id, newest first, so the newest page is one partition read. Send's
-// idempotency reservation and the members' delivered/read cursors are lightweight
-// transactions (Paxos), the only conditional writes Keyspaces offers. Schema (schema.go)
-// is created by `parley migrate keyspaces`.
+// the ULID message id, newest first, so the newest page is one partition read; the change
+// events of protocol 1.1 (edits, deletes, reactions) are rows of the same partition under
+// their own ids. Send's idempotency reservation, the message itself, the changes folded
+// into it and the members' delivered/read cursors are written by lightweight transactions
+// (Paxos), the only conditional writes Keyspaces offers. Schema (schema.go) is created, and
+// a table of an older schema upgraded, by `parley migrate keyspaces`.
 //
 // On AWS (Config.Region set) the session uses TLS to port 9142 and SigV4 authentication
 // with the credentials of the AWS SDK's default chain; against a local Apache Cassandra it

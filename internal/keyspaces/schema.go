@@ -25,7 +25,16 @@ const (
 // Tables of the message store. The keyspace is written in by Schema.
 //
 //   - messages: one partition per conversation, newest first. History pages and sync are
-//     range reads of one partition.
+//     range reads of one partition. A row is a message or a change event (protocol 1.1:
+//     kind set). A message carries its folded state: reply_to_* (the quoted message),
+//     edited_at, deleted, reactions (JSON: emoji → sorted user ids), version (0 when stored,
+//     one more per change), last_change (JSON of the change applied last, without its
+//     body) and last_edit (the newest edit event). A change event has kind (edit, delete,
+//     reaction), target (the message changed), emoji and state (a reaction's), origin (the
+//     connection that made it); its sender_id is the user who made it, created_at its time
+//     and body an edit's body. A message row is written only by lightweight transactions
+//     (INSERT ... IF NOT EXISTS, then UPDATE ... IF version = ?), an event row only by plain
+//     writes (INSERT, DELETE body), so the two kinds of write never mix on a row.
 //   - reservations: send's idempotency keys, written only by INSERT ... IF NOT EXISTS.
 //   - cursors: one row per (member, status), written only by lightweight transactions: the
 //     first move of a cursor is INSERT ... IF NOT EXISTS, later ones UPDATE ... IF up_to < ?.
@@ -40,6 +49,20 @@ var tables = []string{
 	body text,
 	created_at bigint,
 	client_msg_id text,
+	reply_to_id text,
+	reply_sender text,
+	reply_preview text,
+	edited_at bigint,
+	deleted boolean,
+	reactions text,
+	version int,
+	last_change text,
+	last_edit text,
+	kind text,
+	target text,
+	emoji text,
+	state text,
+	origin text,
 	PRIMARY KEY ((conversation_id), message_id)
 ) WITH CLUSTERING ORDER BY (message_id DESC)`,
 	`CREATE TABLE IF NOT EXISTS %s.reservations (
@@ -61,6 +84,30 @@ var tables = []string{
 
 // TableNames are the tables CreateSchema creates.
 var TableNames = []string{"messages", "reservations", "cursors"}
+
+// column is a column's name and CQL type.
+type column struct{ name, cqlType string }
+
+// messagesAdded are the columns of the messages table that protocol 1.1 added (timeline
+// changes: replies, edits, deletes, reactions). A table created before them lacks them;
+// CreateSchema adds the missing ones with ALTER TABLE. Each is in the CREATE TABLE
+// statement as well, with the same type (TestSchemaColumns).
+var messagesAdded = []column{
+	{"reply_to_id", "text"},
+	{"reply_sender", "text"},
+	{"reply_preview", "text"},
+	{"edited_at", "bigint"},
+	{"deleted", "boolean"},
+	{"reactions", "text"},
+	{"version", "int"},
+	{"last_change", "text"},
+	{"last_edit", "text"},
+	{"kind", "text"},
+	{"target", "text"},
+	{"emoji", "text"},
+	{"state", "text"},
+	{"origin", "text"},
+}
 
 // Schema returns the CQL statements that create the keyspace (with the given replication
 // map, such as LocalReplication) and the tables, each idempotent (IF NOT EXISTS).
@@ -88,9 +135,11 @@ func validReplication(r string) error {
 	return nil
 }
 
-// CreateSchema creates the keyspace and the tables unless they exist. With awaitActive
-// (Amazon Keyspaces, where creation is asynchronous) it then waits until
-// system_schema_mcs.tables reports every table ACTIVE, or ctx ends.
+// CreateSchema creates the keyspace and the tables unless they exist, then adds to a
+// messages table created before protocol 1.1 the columns it lacks (UpgradeMessages). With
+// awaitActive (Amazon Keyspaces, where creation and ALTER TABLE are asynchronous) it waits
+// until system_schema_mcs.tables reports every table ACTIVE, or ctx ends. Running it again
+// changes nothing.
 func CreateSchema(ctx context.Context, session *gocql.Session, keyspace, replication string, awaitActive bool) error {
 	stmts, err := Schema(keyspace, replication)
 	if err != nil {
@@ -114,13 +163,101 @@ func CreateSchema(ctx context.Context, session *gocql.Session, keyspace, replica
 			}
 		}
 	}
+	return UpgradeMessages(ctx, session, keyspace, awaitActive)
+}
+
+// UpgradeMessages adds to keyspace's messages table the columns of messagesAdded that it
+// lacks (a table created before protocol 1.1), reading system_schema.columns first so that
+// an up-to-date table costs no schema change: one ALTER TABLE ... ADD (...) with every
+// missing column, or, when a concurrent migration added some of them meanwhile (the
+// statement fails with "already exists"), one ALTER per column, each ignoring that error.
+// A column that exists with another type is an error. With awaitActive it then waits
+// for the table to be ACTIVE again (Keyspaces applies ALTER TABLE asynchronously).
+//
+// Rows written before the upgrade have the new columns null: a message without a version
+// (ApplyChange handles it), and no change events.
+func UpgradeMessages(ctx context.Context, session *gocql.Session, keyspace string, awaitActive bool) error {
+	if err := schema.CheckKeyspace(keyspace); err != nil {
+		return fmt.Errorf("upgrade schema: %w", err)
+	}
+	missing, err := missingColumns(ctx, session, keyspace, "messages", messagesAdded)
+	if err != nil || len(missing) == 0 {
+		return err
+	}
+	defs := make([]string, len(missing))
+	for i, c := range missing {
+		defs[i] = c.name + " " + c.cqlType
+	}
+	alter := func(defs string) error {
+		return session.Query(fmt.Sprintf("ALTER TABLE %s.messages ADD (%s)", keyspace, defs)).
+			Consistency(gocql.LocalQuorum).ExecContext(ctx)
+	}
+	err = alter(strings.Join(defs, ", "))
+	if err != nil && alreadyExists(err) {
+		err = nil
+		for _, d := range defs {
+			if e := alter(d); e != nil && !alreadyExists(e) {
+				err = e
+				break
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("upgrade schema: add %s to %s.messages: %w", strings.Join(defs, ", "), keyspace, err)
+	}
+	if awaitActive {
+		if err := awaitTable(ctx, session, keyspace, "messages"); err != nil {
+			return err
+		}
+	}
+	if missing, err = missingColumns(ctx, session, keyspace, "messages", messagesAdded); err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("upgrade schema: %s.messages still lacks %d columns (%s, ...) after ALTER TABLE", keyspace, len(missing), missing[0].name)
+	}
 	return nil
+}
+
+// missingColumns returns the columns of want that table lacks, reading system_schema.columns
+// (which Amazon Keyspaces serves too). A column present with another type is an error.
+func missingColumns(ctx context.Context, session *gocql.Session, keyspace, table string, want []column) ([]column, error) {
+	// Unquoted names are stored in lower case.
+	iter := session.Query(`SELECT column_name, type FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?`, strings.ToLower(keyspace), table).
+		Consistency(gocql.LocalQuorum).IterContext(ctx)
+	have := map[string]string{}
+	var name, typ string
+	for iter.Scan(&name, &typ) {
+		have[name] = strings.ToLower(typ)
+	}
+	if err := iter.Close(); err != nil {
+		return nil, fmt.Errorf("read the columns of %s.%s: %w", keyspace, table, err)
+	}
+	if len(have) == 0 {
+		return nil, fmt.Errorf("read the columns of %s.%s: the table does not exist", keyspace, table)
+	}
+	var missing []column
+	for _, c := range want {
+		switch t, ok := have[c.name]; {
+		case !ok:
+			missing = append(missing, c)
+		case t != c.cqlType:
+			return nil, fmt.Errorf("%s.%s: column %s is %s, want %s", keyspace, table, c.name, t, c.cqlType)
+		}
+	}
+	return missing, nil
+}
+
+// alreadyExists reports the error of ALTER TABLE ... ADD for a column that exists.
+func alreadyExists(err error) bool {
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "already exist") || strings.Contains(msg, "conflicts with an existing column")
 }
 
 func awaitKeyspace(ctx context.Context, session *gocql.Session, keyspace string) error {
 	return poll(ctx, "keyspace "+keyspace, func() (bool, error) {
 		var name string
-		err := session.Query(`SELECT keyspace_name FROM system_schema_mcs.keyspaces WHERE keyspace_name = ?`, keyspace).
+		err := session.Query(`SELECT keyspace_name FROM system_schema_mcs.keyspaces WHERE keyspace_name = ?`, strings.ToLower(keyspace)).
 			Consistency(gocql.LocalQuorum).ScanContext(ctx, &name)
 		if errors.Is(err, gocql.ErrNotFound) {
 			return false, nil
@@ -132,7 +269,7 @@ func awaitKeyspace(ctx context.Context, session *gocql.Session, keyspace string)
 func awaitTable(ctx context.Context, session *gocql.Session, keyspace, table string) error {
 	return poll(ctx, "table "+keyspace+"."+table, func() (bool, error) {
 		var status string
-		err := session.Query(`SELECT status FROM system_schema_mcs.tables WHERE keyspace_name = ? AND table_name = ?`, keyspace, table).
+		err := session.Query(`SELECT status FROM system_schema_mcs.tables WHERE keyspace_name = ? AND table_name = ?`, strings.ToLower(keyspace), table).
 			Consistency(gocql.LocalQuorum).ScanContext(ctx, &status)
 		if errors.Is(err, gocql.ErrNotFound) {
 			return false, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
@@ -17,9 +18,14 @@ type Store struct {
 	cfg     Config
 	owned   bool // Close closes the session
 
+	// lwtFault, set by tests only, sees each LWT attempt's result (attempt counts from 0)
+	// and may replace it, for example with a timeout after a write that applied.
+	lwtFault func(attempt int, err error) error
+
 	// Statements, with the keyspace written in.
 	qReserve, qRenew, qReservation           string
-	qPut, qGet                               string
+	qPutMessage, qPutEvent, qGet             string
+	qApply, qApplyLegacy, qErase             string
 	qBeforeFirst, qBefore, qAfterFirst       string
 	qAfter, qCountAll, qCountAfter           string
 	qCursorInsert, qCursorUpdate, qCursorGet string
@@ -58,7 +64,9 @@ func New(session *gocql.Session, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	k := cfg.Keyspace
-	const cols = "conversation_id, message_id, sender_id, body, created_at, client_msg_id"
+	const cols = messageCols
+	insert := "INSERT INTO " + k + ".messages (" + cols + ") VALUES (?" + strings.Repeat(", ?", strings.Count(cols, ",")) + ")"
+	const set = "SET body = ?, edited_at = ?, deleted = ?, reactions = ?, version = ?, last_change = ?, last_edit = ? WHERE conversation_id = ? AND message_id = ?"
 	return &Store{
 		session: session,
 		cfg:     cfg,
@@ -66,15 +74,20 @@ func New(session *gocql.Session, cfg Config) (*Store, error) {
 		qReserve:     "INSERT INTO " + k + ".reservations (conversation_id, sender_id, client_msg_id, message_id, created_at) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS",
 		qRenew:       "UPDATE " + k + ".reservations SET message_id = ?, created_at = ? WHERE conversation_id = ? AND sender_id = ? AND client_msg_id = ? IF message_id = ?",
 		qReservation: "SELECT message_id, created_at FROM " + k + ".reservations WHERE conversation_id = ? AND sender_id = ? AND client_msg_id = ?",
-		qPut:         "INSERT INTO " + k + ".messages (" + cols + ") VALUES (?, ?, ?, ?, ?, ?)",
+		qPutMessage:  insert + " IF NOT EXISTS",
+		qPutEvent:    insert,
 		qGet:         "SELECT " + cols + " FROM " + k + ".messages WHERE conversation_id = ? AND message_id = ?",
+		qApply:       "UPDATE " + k + ".messages " + set + " IF version = ?",
+		qApplyLegacy: "UPDATE " + k + ".messages " + set + " IF version = null AND sender_id = ?",
+		qErase:       "DELETE body FROM " + k + ".messages WHERE conversation_id = ? AND message_id = ?",
 
-		qBeforeFirst: "SELECT " + cols + " FROM " + k + ".messages WHERE conversation_id = ? LIMIT ?",
-		qBefore:      "SELECT " + cols + " FROM " + k + ".messages WHERE conversation_id = ? AND message_id < ? LIMIT ?",
+		// History pages are paged by hand (Store.messagesOnly), so they have no LIMIT.
+		qBeforeFirst: "SELECT " + cols + " FROM " + k + ".messages WHERE conversation_id = ?",
+		qBefore:      "SELECT " + cols + " FROM " + k + ".messages WHERE conversation_id = ? AND message_id < ?",
 		qAfterFirst:  "SELECT " + cols + " FROM " + k + ".messages WHERE conversation_id = ? ORDER BY message_id ASC LIMIT ?",
 		qAfter:       "SELECT " + cols + " FROM " + k + ".messages WHERE conversation_id = ? AND message_id > ? ORDER BY message_id ASC LIMIT ?",
-		qCountAll:    "SELECT sender_id FROM " + k + ".messages WHERE conversation_id = ?",
-		qCountAfter:  "SELECT sender_id FROM " + k + ".messages WHERE conversation_id = ? AND message_id > ?",
+		qCountAll:    "SELECT sender_id, kind FROM " + k + ".messages WHERE conversation_id = ?",
+		qCountAfter:  "SELECT sender_id, kind FROM " + k + ".messages WHERE conversation_id = ? AND message_id > ?",
 
 		qCursorInsert: "INSERT INTO " + k + ".cursors (conversation_id, user_id, status, up_to) VALUES (?, ?, ?, ?) IF NOT EXISTS",
 		qCursorUpdate: "UPDATE " + k + ".cursors SET up_to = ? WHERE conversation_id = ? AND user_id = ? AND status = ? IF up_to < ?",
@@ -111,6 +124,9 @@ func (s *Store) lwt(stmt string, args ...any) *gocql.Query {
 func (s *Store) lwtDo(ctx context.Context, attempt func() error) (retried bool, err error) {
 	for i := 0; ; i++ {
 		err = attempt()
+		if s.lwtFault != nil {
+			err = s.lwtFault(i, err)
+		}
 		if err == nil || !outcomeUnknown(err) || i+1 >= s.cfg.LWTAttempts {
 			return i > 0, err
 		}
@@ -214,73 +230,142 @@ func (s *Store) RenewReservation(ctx context.Context, r chat.Reservation, oldMes
 	return won, nil
 }
 
-// PutMessage stores m (a plain upsert at WriteConsistency: the same key overwrites).
+// PutMessage stores m. A message (Change == nil) is written with INSERT ... IF NOT EXISTS,
+// a lightweight transaction: a message is only ever put when it is new (or again as it was
+// read), so a put that finds the row stores nothing, which is what keeps a later put of
+// the original copy from undoing a change (ApplyChange) and makes the put idempotent.
+// Every write to a message row is thus an LWT; on Amazon Keyspaces an LWT costs the same
+// write units as a plain write (docs/keyspaces.md). A change event is written once under
+// its own fresh id by a plain INSERT (the same key overwrites the same row; its later
+// write is only EraseBody's DELETE body). Empty fields are left unset, not written as
+// nulls, so no tombstones come of them.
 func (s *Store) PutMessage(ctx context.Context, m chat.Message) error {
 	what := fmt.Sprintf("put message %s/%s", m.ConversationID, m.MessageID)
+	if m.IsChange() {
+		what = fmt.Sprintf("put %s event %s/%s", m.Change.Kind, m.ConversationID, m.MessageID)
+	}
 	if err := checkKey(what, m.ConversationID, m.MessageID); err != nil {
 		return err
 	}
-	err := s.write(s.qPut, m.ConversationID, m.MessageID, m.SenderID, m.Body, m.CreatedAt, m.ClientMsgID).
-		Idempotent(true).ExecContext(ctx)
+	args, err := insertArgs(m)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if m.IsChange() {
+		if err := s.write(s.qPutEvent, args...).Idempotent(true).ExecContext(ctx); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
+	}
+	// Applied or not, the message is stored: a row that exists is this message (put by an
+	// earlier attempt, perhaps one whose outcome a timeout hid) in its state of now.
+	existing := map[string]any{}
+	_, err = s.lwtDo(ctx, func() error {
+		clear(existing)
+		_, err := s.lwt(s.qPutMessage, args...).MapScanCASContext(ctx, existing)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }
 
-// GetMessage returns one message, or chat.ErrNotFound.
+// GetMessage returns one timeline item, a message or a change event, or chat.ErrNotFound.
 func (s *Store) GetMessage(ctx context.Context, conversationID, messageID string) (chat.Message, error) {
 	what := fmt.Sprintf("get message %s/%s", conversationID, messageID)
 	if err := checkKey(what, conversationID, messageID); err != nil {
 		return chat.Message{}, err
 	}
-	var m chat.Message
-	err := s.read(s.qGet, conversationID, messageID).
-		ScanContext(ctx, &m.ConversationID, &m.MessageID, &m.SenderID, &m.Body, &m.CreatedAt, &m.ClientMsgID)
+	r, err := s.getRow(ctx, s.cfg.ReadConsistency, conversationID, messageID)
 	if errors.Is(err, gocql.ErrNotFound) {
 		return chat.Message{}, fmt.Errorf("%s: %w", what, chat.ErrNotFound)
 	}
 	if err != nil {
 		return chat.Message{}, fmt.Errorf("%s: %w", what, err)
 	}
-	return m, nil
+	return r.message()
+}
+
+// getRow reads one row at consistency c; gocql.ErrNotFound when it does not exist.
+func (s *Store) getRow(ctx context.Context, c gocql.Consistency, conversationID, messageID string) (row, error) {
+	var r row
+	err := s.session.Query(s.qGet, conversationID, messageID).Consistency(c).ScanContext(ctx, r.dest()...)
+	return r, err
 }
 
 // Before returns up to limit messages below before (or the newest), newest first: the
-// table's own clustering order, one slice of one partition.
+// table's own clustering order, one slice of one partition, read past change events.
 func (s *Store) Before(ctx context.Context, conversationID, before string, limit int) ([]chat.Message, bool, error) {
-	return s.slice(ctx, fmt.Sprintf("messages of %s before %q", conversationID, before), s.qBeforeFirst, s.qBefore, conversationID, before, limit)
-}
-
-// After returns up to limit messages above after (or from the first), oldest first.
-func (s *Store) After(ctx context.Context, conversationID, after string, limit int) ([]chat.Message, bool, error) {
-	return s.slice(ctx, fmt.Sprintf("messages of %s after %q", conversationID, after), s.qAfterFirst, s.qAfter, conversationID, after, limit)
-}
-
-// slice reads one page of a partition: with the statement from when bound is "" (the
-// partition's start in that direction), else with from bounded by it.
-func (s *Store) slice(ctx context.Context, what, whole, from, conversationID, bound string, limit int) ([]chat.Message, bool, error) {
-	if err := checkKey(what, conversationID); err != nil {
+	what := fmt.Sprintf("messages of %s before %q", conversationID, before)
+	if err := checkPage(what, conversationID, limit); err != nil {
 		return nil, false, err
 	}
-	if limit < 1 {
-		return nil, false, fmt.Errorf("%s: limit %d is not positive", what, limit)
+	query := func() *gocql.Query {
+		if before == "" {
+			return s.read(s.qBeforeFirst, conversationID)
+		}
+		return s.read(s.qBefore, conversationID, before)
 	}
-	q := s.read(whole, conversationID, limit+1)
-	if bound != "" {
-		q = s.read(from, conversationID, bound, limit+1)
-	}
-	return s.page(ctx, what, q, limit)
+	return s.messagesOnly(ctx, what, query, limit)
 }
 
-// page reads up to limit+1 rows and reports whether the extra one exists.
-func (s *Store) page(ctx context.Context, what string, q *gocql.Query, limit int) ([]chat.Message, bool, error) {
+// messagesOnly reads the rows of query a page at a time, keeping the messages and leaving
+// out change events, until it holds limit+1 messages (the extra one tells that more
+// exist) or the slice ends. Each page asks for as many rows as messages are still
+// missing, so a page without change events reads exactly what the answer needs.
+func (s *Store) messagesOnly(ctx context.Context, what string, query func() *gocql.Query, limit int) ([]chat.Message, bool, error) {
+	var msgs []chat.Message
+	var state []byte
+	for {
+		iter := query().PageSize(limit + 1 - len(msgs)).PageState(state).IterContext(ctx)
+		var r row
+		for iter.Scan(r.dest()...) {
+			if r.kind == "" {
+				m, err := r.message()
+				if err != nil {
+					iter.Close()
+					return nil, false, fmt.Errorf("%s: %w", what, err)
+				}
+				msgs = append(msgs, m)
+			}
+			r = row{}
+		}
+		state = iter.PageState()
+		if err := iter.Close(); err != nil {
+			return nil, false, fmt.Errorf("%s: %w", what, err)
+		}
+		if len(msgs) > limit {
+			return msgs[:limit], true, nil
+		}
+		if len(state) == 0 {
+			return msgs, false, nil
+		}
+	}
+}
+
+// After returns up to limit timeline items (messages and change events) above after (or
+// from the first), oldest first.
+func (s *Store) After(ctx context.Context, conversationID, after string, limit int) ([]chat.Message, bool, error) {
+	what := fmt.Sprintf("timeline of %s after %q", conversationID, after)
+	if err := checkPage(what, conversationID, limit); err != nil {
+		return nil, false, err
+	}
+	q := s.read(s.qAfterFirst, conversationID, limit+1)
+	if after != "" {
+		q = s.read(s.qAfter, conversationID, after, limit+1)
+	}
 	iter := q.PageSize(limit + 1).IterContext(ctx)
 	var msgs []chat.Message
-	var m chat.Message
-	for iter.Scan(&m.ConversationID, &m.MessageID, &m.SenderID, &m.Body, &m.CreatedAt, &m.ClientMsgID) {
+	var r row
+	for iter.Scan(r.dest()...) {
+		m, err := r.message()
+		if err != nil {
+			iter.Close()
+			return nil, false, fmt.Errorf("%s: %w", what, err)
+		}
 		msgs = append(msgs, m)
-		m = chat.Message{}
+		r = row{}
 	}
 	if err := iter.Close(); err != nil {
 		return nil, false, fmt.Errorf("%s: %w", what, err)
@@ -291,8 +376,19 @@ func (s *Store) page(ctx context.Context, what string, q *gocql.Query, limit int
 	return msgs, false, nil
 }
 
+func checkPage(what, conversationID string, limit int) error {
+	if err := checkKey(what, conversationID); err != nil {
+		return err
+	}
+	if limit < 1 {
+		return fmt.Errorf("%s: limit %d is not positive", what, limit)
+	}
+	return nil
+}
+
 // CountAfter counts messages above after not sent by excludeSender, stopping at max. It
-// reads only sender_id, a page at a time, and stops reading once max is reached.
+// reads only sender_id and kind (change events are not counted), a page at a time, and
+// stops reading once max is reached.
 func (s *Store) CountAfter(ctx context.Context, conversationID, after, excludeSender string, max int) (int, error) {
 	what := fmt.Sprintf("count messages of %s after %q", conversationID, after)
 	if err := checkKey(what, conversationID); err != nil {
@@ -307,11 +403,12 @@ func (s *Store) CountAfter(ctx context.Context, conversationID, after, excludeSe
 	}
 	iter := q.PageSize(min(max+1, 1000)).IterContext(ctx)
 	n := 0
-	var sender string
-	for n < max && iter.Scan(&sender) {
-		if sender != excludeSender {
+	var sender, kind string
+	for n < max && iter.Scan(&sender, &kind) {
+		if kind == "" && sender != excludeSender {
 			n++
 		}
+		kind = ""
 	}
 	if err := iter.Close(); err != nil {
 		return 0, fmt.Errorf("%s: %w", what, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -97,7 +98,7 @@ func TestMessagesPaging(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := s.GetMessage(ctx, conv, ids[6])
-	if err != nil || got != again {
+	if err != nil || !reflect.DeepEqual(got, again) {
 		t.Fatalf("GetMessage = %+v, %v; want %+v", got, err, again)
 	}
 	if _, err := s.GetMessage(ctx, conv, newID()); !errors.Is(err, chat.ErrNotFound) {
