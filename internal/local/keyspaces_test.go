@@ -270,6 +270,59 @@ func TestKeyspacesEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("changes through the outbox", func(t *testing.T) {
+		t.Parallel()
+		alice, bob := s.dial(t, "carla"), s.dial(t, "dan")
+		ack, err := alice.SendDirect(reqCtx(t), "dan", "k1", "helo dan")
+		if err != nil {
+			t.Fatalf("send: %v", err)
+		}
+		conv := ack.ConversationID
+		waitEvent(t, bob, "the message", messageEvent(ack.MessageID))
+		reply, err := bob.SendReply(reqCtx(t), conv, "k2", "hi", ack.MessageID)
+		if err != nil {
+			t.Fatalf("reply: %v", err)
+		}
+		if m := waitEvent(t, alice, "the reply", messageEvent(reply.MessageID)).Message; m.ReplyTo == nil || m.ReplyTo.Preview != "helo dan" {
+			t.Fatalf("the reply's replyTo %+v", m.ReplyTo)
+		}
+		ed, err := alice.Edit(reqCtx(t), conv, ack.MessageID, "hello dan")
+		if err != nil {
+			t.Fatalf("edit: %v", err)
+		}
+		waitEvent(t, bob, "the edit", func(ev client.Event) bool { return ev.Type == client.TypeEdited && ev.Edited.EventID == ed.EventID })
+		rx, err := bob.React(reqCtx(t), conv, ack.MessageID, "👍", client.ReactionAdd)
+		if err != nil {
+			t.Fatalf("react: %v", err)
+		}
+		waitEvent(t, alice, "the reaction", func(ev client.Event) bool { return ev.Type == client.TypeReaction && ev.Reaction.EventID == rx.EventID })
+		// The events drove the fan-out through the outbox, like messages.
+		for _, id := range []string{ed.EventID, rx.EventID} {
+			if item := s.outboxItem(t, conv, id); item == nil || str(item, "kind") == "" {
+				t.Fatalf("outbox item of change %s = %v, want the change event", id, item)
+			}
+		}
+		page, err := bob.History(reqCtx(t), conv, "", 0)
+		if err != nil {
+			t.Fatalf("history: %v", err)
+		}
+		if len(page.Messages) != 2 || page.Messages[1].Body != "hello dan" || page.Messages[1].EditedAt != ed.EditedAt ||
+			len(page.Messages[1].Reactions) != 1 || !page.Messages[1].Reactions[0].Mine {
+			t.Fatalf("history %+v", page.Messages)
+		}
+		del, err := alice.Delete(reqCtx(t), conv, ack.MessageID)
+		if err != nil {
+			t.Fatalf("delete: %v", err)
+		}
+		waitEvent(t, bob, "the delete", func(ev client.Event) bool { return ev.Type == client.TypeDeleted && ev.Deleted.EventID == del.EventID })
+		// Erased in Cassandra: the message's body and the edit's.
+		for _, r := range s.cqlMessages(t, conv) {
+			if r.Body != "" && (r.MessageID == ack.MessageID || r.MessageID == ed.EventID) {
+				t.Fatalf("cassandra still holds the body of %s after the delete: %+v", r.MessageID, r)
+			}
+		}
+	})
+
 	t.Run("direct message through the outbox", func(t *testing.T) {
 		t.Parallel()
 		alice, bob := s.dial(t, "alice"), s.dial(t, "bob")

@@ -66,15 +66,26 @@ var serverFrames = map[string]any{
 	chat.TypePresence:      chat.PresenceFrame{},
 	chat.TypeHeartbeat:     chat.HeartbeatFrame{},
 	chat.TypeError:         chat.ErrorFrame{},
+	// Version 1.1.
+	chat.TypeEdited:   chat.EditedFrame{},
+	chat.TypeDeleted:  chat.DeletedFrame{},
+	chat.TypeReaction: chat.ReactionFrame{},
+	chat.TypeMuted:    chat.MutedFrame{},
 }
 
 // chatDecls is what the test reads from internal/chat's source: constants by type and the
 // names of the exported *Frame struct types.
 type chatDecls struct {
-	typeConsts map[string]string // TypeAck → "ack"
-	codes      []string          // the values of every constant of type Code
-	frames     []string          // AckFrame, …
+	typeConsts  map[string]string // TypeAck → "ack"
+	changeKinds map[string]string // ChangeEdit → "edit"
+	codes       []string          // the values of every constant of type Code
+	frames      []string          // AckFrame, …
+	limitConsts []string          // the names of the constants of limitsFile that are not strings
 }
+
+// limitsFile is internal/chat's file of client-facing limits: TestEnumsAndLimits checks
+// every constant declared there (or says why not).
+const limitsFile = "limits.go"
 
 func readChatDecls(t *testing.T) chatDecls {
 	t.Helper()
@@ -84,7 +95,7 @@ func readChatDecls(t *testing.T) chatDecls {
 	if err != nil {
 		t.Fatalf("read %s: %v", dir, err)
 	}
-	d := chatDecls{typeConsts: map[string]string{}}
+	d := chatDecls{typeConsts: map[string]string{}, changeKinds: map[string]string{}}
 	for _, e := range entries {
 		name := e.Name()
 		if !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
@@ -115,6 +126,9 @@ func readChatDecls(t *testing.T) chatDecls {
 						}
 						lit, ok := s.Values[i].(*ast.BasicLit)
 						if !ok || lit.Kind != token.STRING {
+							if name == limitsFile && n.IsExported() {
+								d.limitConsts = append(d.limitConsts, n.Name)
+							}
 							continue
 						}
 						v, err := strconv.Unquote(lit.Value)
@@ -126,6 +140,9 @@ func readChatDecls(t *testing.T) chatDecls {
 						}
 						if strings.HasPrefix(n.Name, "Type") && len(n.Name) > len("Type") {
 							d.typeConsts[n.Name] = v
+						}
+						if strings.HasPrefix(n.Name, "Change") && len(n.Name) > len("Change") {
+							d.changeKinds[n.Name] = v
 						}
 					}
 				}
@@ -272,8 +289,195 @@ func TestOperations(t *testing.T) {
 	}
 }
 
+// dispatchFile is where the one dispatch of client actions lives (the Lambda handler, which
+// `parley local` runs too): its function dispatch switches on the action and makes the one
+// chat.Service call of each. The test reads it as source (it imports nothing of it).
+var dispatchFile = filepath.Join("..", "awslambda", "handler.go")
+
+// dispatchCase is what one case of dispatch does with its request.
+type dispatchCase struct {
+	fields  []string // json names of the chat.Request fields it reads (action, requestId aside)
+	methods []string // the chat.Service methods it calls
+}
+
+// readDispatch parses dispatchFile's function dispatch: for every case of its switch, by
+// action, the request fields it reads and the service methods it calls.
+func readDispatch(t *testing.T) map[string]dispatchCase {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), dispatchFile, nil, 0)
+	if err != nil {
+		t.Fatalf("parse %s: %v", dispatchFile, err)
+	}
+	var fn *ast.FuncDecl
+	for _, decl := range f.Decls {
+		if d, ok := decl.(*ast.FuncDecl); ok && d.Name.Name == "dispatch" {
+			fn = d
+		}
+	}
+	if fn == nil || fn.Body == nil {
+		t.Fatalf("%s: no function dispatch: the test reads the actions' fields from it; update readDispatch", dispatchFile)
+	}
+	req := "" // the name of dispatch's chat.Request parameter
+	for _, p := range fn.Type.Params.List {
+		if sel, ok := p.Type.(*ast.SelectorExpr); ok && sel.Sel.Name == "Request" && len(p.Names) == 1 {
+			req = p.Names[0].Name
+		}
+	}
+	if req == "" {
+		t.Fatalf("%s: dispatch has no chat.Request parameter; update readDispatch", dispatchFile)
+	}
+	byGoName := map[string]string{}
+	for name, fd := range jsonFields(reflect.TypeOf(chat.Request{})) {
+		byGoName[fd.goName] = name
+	}
+	svc := reflect.TypeOf((*chat.Service)(nil))
+	out := map[string]dispatchCase{}
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		cc, ok := n.(*ast.CaseClause)
+		if !ok {
+			return true
+		}
+		var c dispatchCase
+		for _, stmt := range cc.Body {
+			ast.Inspect(stmt, func(n ast.Node) bool {
+				switch x := n.(type) {
+				case *ast.SelectorExpr:
+					if id, ok := x.X.(*ast.Ident); ok && id.Name == req {
+						name, ok := byGoName[x.Sel.Name]
+						if !ok {
+							t.Errorf("%s: dispatch reads %s.%s, which is no json field of chat.Request", dispatchFile, req, x.Sel.Name)
+						} else if name != "action" && name != "requestId" && !slices.Contains(c.fields, name) {
+							c.fields = append(c.fields, name)
+						}
+					}
+				case *ast.CallExpr:
+					if sel, ok := x.Fun.(*ast.SelectorExpr); ok {
+						if _, isMethod := svc.MethodByName(sel.Sel.Name); isMethod {
+							if _, onSelector := sel.X.(*ast.SelectorExpr); onSelector {
+								c.methods = append(c.methods, sel.Sel.Name)
+							}
+						}
+					}
+				}
+				return true
+			})
+		}
+		for _, e := range cc.List {
+			if lit, ok := e.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+				action, err := strconv.Unquote(lit.Value)
+				if err != nil {
+					t.Fatalf("%s: case %s: %v", dispatchFile, lit.Value, err)
+				}
+				out[action] = c
+			}
+		}
+		return false
+	})
+	if len(out) == 0 {
+		t.Fatalf("%s: dispatch has no case of a string action; update readDispatch", dispatchFile)
+	}
+	return out
+}
+
+// TestActionsMatchDispatch checks every client action of the document against the case of
+// the action in the handler's dispatch: the action's properties (action and requestId
+// aside) are exactly the chat.Request fields the case reads, and its operation's reply names
+// the frame the service method returns, and `error`. The mock actions, which no function
+// serves, read nothing and have no reply.
+func TestActionsMatchDispatch(t *testing.T) {
+	t.Parallel()
+	doc := loadDoc(t)
+	cases := readDispatch(t)
+	var dispatched []string
+	for a := range cases {
+		dispatched = append(dispatched, a)
+	}
+	diffNamed(t, "client actions", "topology.Actions", topology.Actions(), dispatchFile+"'s dispatch", dispatched)
+	frameOf := map[reflect.Type]string{}
+	for typ, f := range serverFrames {
+		frameOf[reflect.TypeOf(f)] = typ
+	}
+	svc := reflect.TypeOf((*chat.Service)(nil))
+	for action, payload := range doc.payloadsBy("action") {
+		var props []string
+		for name := range doc.properties(t, payload) {
+			if name != "action" && name != "requestId" {
+				props = append(props, name)
+			}
+		}
+		replies, hasOp := doc.replyTypes(t, action)
+		if !hasOp {
+			continue // TestOperations reports it
+		}
+		if topology.IsMock(action) {
+			diffNamed(t, "action "+action+" (a mock route) fields", "nothing", nil, docFile, props)
+			if len(replies) > 0 {
+				t.Errorf("action %s is a mock route (no reply), but its operation replies %v", action, replies)
+			}
+			continue
+		}
+		c, ok := cases[action]
+		if !ok {
+			continue // reported above, or by TestClientActionsMatchDoc
+		}
+		diffNamed(t, "action "+action+" fields", dispatchFile+"'s dispatch", c.fields, docFile, props)
+		want := []string{chat.TypeError}
+		for _, m := range c.methods {
+			meth, _ := svc.MethodByName(m)
+			if meth.Type.NumOut() == 0 {
+				continue
+			}
+			if typ, isFrame := frameOf[meth.Type.Out(0)]; isFrame {
+				want = append(want, typ)
+			}
+		}
+		if missing := minus(want, replies); len(missing) > 0 {
+			t.Errorf("action %s: the reply of its operation lacks %v (the frame chat.Service.%v returns, and error); it names %v", action, missing, c.methods, replies)
+		}
+	}
+}
+
+// TestSyncReplaysTimeline checks that sync's reply names every frame a sync may send: the
+// frame chat.TimelineFrame makes of a message and of every change kind (the Change*
+// constants of internal/chat), and synced.
+func TestSyncReplaysTimeline(t *testing.T) {
+	t.Parallel()
+	doc := loadDoc(t)
+	d := readChatDecls(t)
+	if len(d.changeKinds) == 0 {
+		t.Fatalf("found no Change* constants in internal/chat")
+	}
+	items := map[string]chat.Message{"a message": {ConversationID: "dm:a:b", MessageID: "m"}}
+	for name, kind := range d.changeKinds {
+		items[name] = chat.Message{ConversationID: "dm:a:b", MessageID: "e", Change: &chat.Change{
+			Kind: kind, EventID: "e", MessageID: "m", UserID: "a", Body: "b", Emoji: "x", State: chat.ReactionAdd}}
+	}
+	want := []string{chat.TypeSynced, chat.TypeError}
+	for what, m := range items {
+		f, ok := chat.TimelineFrame(m)
+		if !ok {
+			t.Errorf("chat.TimelineFrame makes no frame of %s", what)
+			continue
+		}
+		typ, _ := reflect.ValueOf(f).FieldByName("Type").Interface().(string)
+		if goFrame, known := serverFrames[typ]; !known || reflect.TypeOf(goFrame) != reflect.TypeOf(f) {
+			t.Errorf("chat.TimelineFrame makes a %T of type %q for %s, which serverFrames does not map so", f, typ, what)
+		}
+		want = append(want, typ)
+	}
+	replies, ok := doc.replyTypes(t, "sync")
+	if !ok {
+		t.Fatalf("no operation receives the action sync")
+	}
+	if missing := minus(want, replies); len(missing) > 0 {
+		t.Errorf("sync: the reply of its operation lacks %v; it names %v", missing, replies)
+	}
+}
+
 // TestEnumsAndLimits checks the document's enums and limits against internal/chat's
-// constants.
+// constants. Every constant of internal/chat/limits.go must be checked here, as a schema
+// keyword, an x-limits extension or a description's words, or be exempted with its
+// reason: a new limit fails the test until the document states it.
 func TestEnumsAndLimits(t *testing.T) {
 	t.Parallel()
 	doc := loadDoc(t)
@@ -287,6 +491,8 @@ func TestEnumsAndLimits(t *testing.T) {
 		{"#/components/schemas/HistoryMessage/properties/status", []string{chat.StatusSent, chat.StatusDelivered, chat.StatusRead}},
 		{"#/components/messages/receiptAction/payload/properties/status", []string{chat.StatusDelivered, chat.StatusRead}},
 		{"#/components/messages/receiptFrame/payload/properties/status", []string{chat.StatusDelivered, chat.StatusRead}},
+		{"#/components/messages/reactAction/payload/properties/state", []string{chat.ReactionAdd, chat.ReactionRemove}},
+		{"#/components/messages/reactionFrame/payload/properties/state", []string{chat.ReactionAdd, chat.ReactionRemove}},
 	}
 	for _, e := range enums {
 		raw, _ := doc.resolve(t, map[string]any{"$ref": e.ptr})["enum"].([]any)
@@ -296,28 +502,79 @@ func TestEnumsAndLimits(t *testing.T) {
 		}
 		diffSets(t, "enum "+e.ptr, e.want, got)
 	}
+	if got := doc.resolve(t, map[string]any{"$ref": "#/components/messages/reactAction/payload/properties/state"})["default"]; got != chat.ReactionAdd {
+		t.Errorf("reactAction state: default is %v, internal/chat's is %q", got, chat.ReactionAdd)
+	}
+
+	// Every limit of limitsFile is a keyword of a schema (or an extension), or, where JSON
+	// Schema has no keyword for it, stated in a description; exempt says why one is neither.
 	limits := []struct {
-		ptr, keyword string
-		want         int
+		name, ptr, keyword string
+		want               int
 	}{
-		{"#/components/schemas/RequestId", "maxLength", chat.MaxIDLength},
-		{"#/components/schemas/ClientMsgId", "maxLength", chat.MaxIDLength},
-		{"#/components/messages/sendAction/payload/properties/body", "maxLength", chat.MaxBodyBytes},
-		{"#/components/messages/receiptAction/payload/properties/messageId", "maxLength", chat.MaxIDLength},
-		{"#/components/messages/historyAction/payload/properties/limit", "maximum", chat.MaxHistoryLimit},
-		{"#/components/messages/historyAction/payload/properties/limit", "default", chat.DefaultHistoryLimit},
-		{"#/components/messages/createConversationAction/payload/properties/members", "maxItems", chat.MaxGroupMembers},
-		{"#/components/messages/createConversationAction/payload/properties/name", "maxLength", chat.MaxNameLength},
-		{"#/components/messages/addMembersAction/payload/properties/members", "maxItems", chat.MaxGroupMembers},
-		{"#/components/messages/presenceAction/payload/properties/userIds", "maxItems", chat.MaxPresenceQuery},
-		{"#/components/schemas/ConversationSummary/properties/unread", "maximum", chat.MaxUnread},
+		{"MaxIDLength", "#/components/schemas/RequestId", "maxLength", chat.MaxIDLength},
+		{"MaxIDLength", "#/components/schemas/ClientMsgId", "maxLength", chat.MaxIDLength},
+		{"MaxBodyBytes", "#/components/messages/sendAction/payload/properties/body", "maxLength", chat.MaxBodyBytes},
+		{"MaxIDLength", "#/components/messages/receiptAction/payload/properties/messageId", "maxLength", chat.MaxIDLength},
+		{"MaxHistoryLimit", "#/components/messages/historyAction/payload/properties/limit", "maximum", chat.MaxHistoryLimit},
+		{"DefaultHistoryLimit", "#/components/messages/historyAction/payload/properties/limit", "default", chat.DefaultHistoryLimit},
+		{"MaxHistoryLimit", "#/components/messages/historyFrame/payload/properties/messages", "maxItems", chat.MaxHistoryLimit},
+		{"MaxGroupMembers", "#/components/messages/createConversationAction/payload/properties/members", "maxItems", chat.MaxGroupMembers},
+		{"MaxNameLength", "#/components/messages/createConversationAction/payload/properties/name", "maxLength", chat.MaxNameLength},
+		{"MaxGroupMembers", "#/components/messages/addMembersAction/payload/properties/members", "maxItems", chat.MaxGroupMembers},
+		{"MaxGroupMembers", "#/components/schemas/ConversationView/properties/members", "maxItems", chat.MaxGroupMembers},
+		{"MaxPresenceQuery", "#/components/messages/presenceAction/payload/properties/userIds", "maxItems", chat.MaxPresenceQuery},
+		{"MaxPresenceQuery", "#/components/messages/presenceFrame/payload/properties/users", "maxItems", chat.MaxPresenceQuery},
+		{"MaxUnread", "#/components/schemas/ConversationSummary/properties/unread", "maximum", chat.MaxUnread},
+		// Version 1.1.
+		{"MaxBodyBytes", "#/components/messages/editAction/payload/properties/body", "maxLength", chat.MaxBodyBytes},
+		{"MaxEmojiBytes", "#/components/messages/reactAction/payload/properties/emoji", "maxLength", chat.MaxEmojiBytes},
+		{"MaxEmojiBytes", "#/components/messages/reactionFrame/payload/properties/emoji", "maxLength", chat.MaxEmojiBytes},
+		{"MaxEmojiBytes", "#/components/schemas/ReactionCount/properties/emoji", "maxLength", chat.MaxEmojiBytes},
+		{"MaxUserReactions", "#/components/messages/reactAction/x-limits", "reactionsPerUser", chat.MaxUserReactions},
+		{"MaxMessageReactions", "#/components/messages/reactAction/x-limits", "reactionsPerMessage", chat.MaxMessageReactions},
+		{"MaxMessageReactions", "#/components/schemas/HistoryMessage/properties/reactions", "maxItems", chat.MaxMessageReactions},
+		{"MaxMessageReactions", "#/components/schemas/ReactionCount/properties/count", "maximum", chat.MaxMessageReactions},
+		{"MaxPreviewRunes", "#/components/schemas/ReplyRef/properties/preview", "maxLength", chat.MaxPreviewRunes},
+	}
+	prose := []struct {
+		name, ptr, key, text string
+	}{
+		{"MaxFrameBytes", "#/info", "description", fmt.Sprintf("(%d bytes)", chat.MaxFrameBytes)},
+		{"MaxSyncMessages", "#/components/messages/syncAction", "description", fmt.Sprintf("at most %d per call", chat.MaxSyncMessages)},
+		{"MaxSettleReplay", "#/components/messages/syncAction", "description", fmt.Sprintf("up to %d per conversation", chat.MaxSettleReplay)},
+		{"MaxReceiptFanout", "#/operations/receiptFrame", "summary", fmt.Sprintf("at most %d members", chat.MaxReceiptFanout)},
+		{"PresenceWindowMillis", "#/components/schemas/Presence/properties/online", "description", fmt.Sprintf("at most %d minutes", chat.PresenceWindowMillis/60_000)},
+		{"MaxUserReactions", "#/components/messages/reactAction", "description", fmt.Sprintf("At most %d distinct emojis per user", chat.MaxUserReactions)},
+		{"MaxMessageReactions", "#/components/messages/reactAction", "description", fmt.Sprintf("%d reactions per message", chat.MaxMessageReactions)},
+		{"MaxEmojiBytes", "#/components/messages/reactAction", "description", fmt.Sprintf("1 to %d bytes", chat.MaxEmojiBytes)},
+	}
+	exempt := map[string]string{
+		"MaxNotifyRecipients": "bounds an offline notification (chat.Notification), which is no WebSocket frame",
 	}
 	for _, l := range limits {
 		got := doc.resolve(t, map[string]any{"$ref": l.ptr})[l.keyword]
 		if n, ok := got.(int); !ok || n != l.want {
-			t.Errorf("%s %s is %v, internal/chat says %d", l.ptr, l.keyword, got, l.want)
+			t.Errorf("%s %s is %v, internal/chat's %s is %d", l.ptr, l.keyword, got, l.name, l.want)
 		}
 	}
+	for _, p := range prose {
+		got, _ := doc.resolve(t, map[string]any{"$ref": p.ptr})[p.key].(string)
+		if !strings.Contains(got, p.text) {
+			t.Errorf("%s %s does not say %q (internal/chat's %s)", p.ptr, p.key, p.text, p.name)
+		}
+	}
+	var covered []string
+	for _, l := range limits {
+		covered = append(covered, l.name)
+	}
+	for _, p := range prose {
+		covered = append(covered, p.name)
+	}
+	for name := range exempt {
+		covered = append(covered, name)
+	}
+	diffNamed(t, "limits", "internal/chat/"+limitsFile, d.limitConsts, "the limits TestEnumsAndLimits checks", covered)
 }
 
 // document is the parsed AsyncAPI document.
@@ -425,6 +682,38 @@ func (d document) prop(t *testing.T, schema map[string]any, name string) map[str
 func (d document) constOf(t *testing.T, schema map[string]any, name string) (string, bool) {
 	c, ok := d.resolve(t, d.prop(t, schema, name))["const"].(string)
 	return c, ok
+}
+
+// replyTypes returns the frame types of the reply of the receive operation that carries
+// the action, and whether there is such an operation.
+func (d document) replyTypes(t *testing.T, action string) ([]string, bool) {
+	ops, _ := d.tree["operations"].(map[string]any)
+	for _, o := range ops {
+		op, _ := o.(map[string]any)
+		if op["action"] != "receive" {
+			continue
+		}
+		msgs, _ := op["messages"].([]any)
+		carries := false
+		for _, m := range msgs {
+			if a, ok := d.constOf(t, d.resolve(t, d.resolve(t, m)["payload"]), "action"); ok && a == action {
+				carries = true
+			}
+		}
+		if !carries {
+			continue
+		}
+		var out []string
+		reply, _ := op["reply"].(map[string]any)
+		rmsgs, _ := reply["messages"].([]any)
+		for _, m := range rmsgs {
+			if ty, ok := d.constOf(t, d.resolve(t, d.resolve(t, m)["payload"]), "type"); ok {
+				out = append(out, ty)
+			}
+		}
+		return out, true
+	}
+	return nil, false
 }
 
 func (d document) required(schema map[string]any) []string {
