@@ -17,6 +17,7 @@ import (
 	"github.com/parleychat/parley/internal/faults"
 	"github.com/parleychat/parley/internal/local"
 	"github.com/parleychat/parley/internal/localgw"
+	"github.com/parleychat/parley/internal/notify"
 	"github.com/parleychat/parley/internal/schema"
 	"github.com/parleychat/parley/internal/timing"
 	"github.com/parleychat/parley/web"
@@ -49,6 +50,8 @@ func runLocal(ctx context.Context, args []string) error {
 	riePath := fs.String("rie-path", "", "with --lambda-rie: the aws-lambda-rie binary (default: on PATH, else .tools/bin/aws-lambda-rie)")
 	timingSpec := fs.String("timings", "", "with --aws-timings: change figures, comma-separated NAME=DURATION, NAME one of stream.poll, ddb, post, gw.in, gw.out, invoke")
 	inlineMax := fs.Int("inline-max-members", chat.DefaultInlineMaxMembers, "the functions' INLINE_MAX_MEMBERS: conversations of up to this many members get each message pushed by send itself, right after it is stored; 0 turns it off (stream fan-out only)")
+	notifyURL := fs.String("notify-url", "", "POST every offline notification (the JSON document the stack puts on EventBridge; docs/deploy.md) to this http:// or https:// URL; without it they are logged")
+	notifyPreview := fs.Bool("notify-preview", true, "put the start of the message's body in offline notifications (the functions' NOTIFY_PREVIEW); false leaves it out")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -79,6 +82,11 @@ func runLocal(ctx context.Context, args []string) error {
 	}
 	if *inlineMax < 0 || *inlineMax > chat.MaxGroupMembers {
 		return fmt.Errorf("--inline-max-members: want 0 (off) to %d, got %d", chat.MaxGroupMembers, *inlineMax)
+	}
+	if *notifyURL != "" {
+		if err := notify.CheckURL(*notifyURL); err != nil {
+			return fmt.Errorf("bad --notify-url: %w", err)
+		}
 	}
 	if *dataDir != "" && *ddbEndpoint != "" {
 		return fmt.Errorf("--data-dir and --dynamodb-endpoint exclude each other")
@@ -120,6 +128,9 @@ func runLocal(ctx context.Context, args []string) error {
 		Timings:          timings,
 		LambdaRIE:        rie,
 		InlineMaxMembers: inlineMax,
+		NotifyURL:        *notifyURL,
+		NotifyLog:        *notifyURL == "",
+		NotifyPreview:    notifyPreview,
 	})
 	if err := m.Start(ctx); err != nil {
 		_ = m.Close()
@@ -139,6 +150,9 @@ func runLocal(ctx context.Context, args []string) error {
 	}
 	if timings != nil {
 		fmt.Printf("  Timings:    AWS's, modelled: %s\n", timings)
+	}
+	if *notifyURL != "" {
+		fmt.Printf("  Notify:     offline notifications POSTed to %s\n", *notifyURL)
 	}
 	if *instances > 1 {
 		fmt.Printf("  Instances:  %d, clocks within ±%v\n", *instances, *clockSkew)

@@ -40,6 +40,20 @@ func TestHelpExitsZero(t *testing.T) {
 			t.Fatalf("parley token --no-such-flag: %v\n%s", err, out)
 		}
 	})
+	t.Run("local notify flags", func(t *testing.T) {
+		out, _ := exec.Command(bin, "local", "-h").CombinedOutput()
+		for _, f := range []string{"-notify-url", "-notify-preview"} {
+			if !strings.Contains(string(out), f) {
+				t.Errorf("parley local -h does not list %s:\n%s", f, out)
+			}
+		}
+		// A bad URL is refused before anything starts.
+		out, err := exec.Command(bin, "local", "--notify-url", "ftp://127.0.0.1/hook").CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "bad --notify-url") {
+			t.Fatalf("parley local --notify-url ftp://...: %v\n%s", err, out)
+		}
+	})
 	t.Run("bad user", func(t *testing.T) {
 		cmd := exec.Command(bin, "token", "--user", "not a user!")
 		cmd.Env = append(os.Environ(), "PARLEY_JWT_SECRET=x")

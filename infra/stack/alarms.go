@@ -173,4 +173,8 @@ func newOutputs(s awscdk.Stack, p *Props, st *Stack, secret awssecretsmanager.IS
 		out("JwtSecretArn", secret.SecretArn(), "Secrets Manager secret holding the HS256 token key")
 	}
 	out("FanoutFailuresQueueUrl", dlq.QueueUrl(), "Stream records fan-out gave up on")
+	if st.NotifyBus != nil {
+		out("NotificationsBusName", st.NotifyBus.EventBusName(), "EventBridge bus of offline notifications (source parley, detail type Parley Offline Message)")
+		out("NotificationsBusArn", st.NotifyBus.EventBusArn(), "ARN of the EventBridge bus of offline notifications: rules for mobile push go on it")
+	}
 }

@@ -43,6 +43,10 @@ type access struct {
 	Push bool
 	// Secret: secretsmanager:GetSecretValue on the HS256 secret.
 	Secret bool
+	// Notify: the function delivers messages, so it emits offline notifications:
+	// NOTIFY_BUS and NOTIFY_PREVIEW in its environment, events:PutEvents on that bus
+	// (unless notifyBus is none).
+	Notify bool
 }
 
 // Every route handler refreshes the caller's presence on each frame (Connections
@@ -77,7 +81,7 @@ var Access = map[string]access{
 	// first use; the message is a PutItem; the inline path reads members and connections
 	// and posts. typing only reads.
 	"send": {Tables: with(routeBase, schema.ConversationsID, []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"}),
-		Messages: []string{"dynamodb:PutItem"}, Keyspaces: "write", Outbox: true, Push: true},
+		Messages: []string{"dynamodb:PutItem"}, Keyspaces: "write", Outbox: true, Push: true, Notify: true},
 	// receipt: checks the message exists, moves the member's cursor (UpdateItem; with
 	// Keyspaces the cursors live in the keyspace).
 	"receipts": {Tables: with(routeBase, schema.ConversationsID, []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem"}),
@@ -89,8 +93,8 @@ var Access = map[string]access{
 	"conversations": {Tables: with(routeBase, schema.ConversationsID, ddbRW), Messages: []string{"dynamodb:Query"}, Keyspaces: "read", Push: true},
 	// fanout: the inline marks (Conversations BatchGetItem), members of a conversation,
 	// their connections (deleting gone ones), and the lapsed-presence record (RecordLapse: conditional PutItem). Stream reads are granted
-	// by the event source mappings.
-	"fanout": {Tables: routeBase, Push: true},
+	// by the event source mappings. send and fanout deliver messages, so both notify.
+	"fanout": {Tables: routeBase, Push: true, Notify: true},
 }
 
 // newFunction creates one function with its own role (no managed policy: only its log

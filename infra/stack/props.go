@@ -44,6 +44,17 @@ const (
 	TargetLocalStackHybrid = "localstack-hybrid"
 )
 
+// Offline notification buses (NotifyBus; context notifyBus).
+const (
+	// NotifyBusStack: an event bus the stack creates, parley-<stage>-notifications (the
+	// default).
+	NotifyBusStack = "stack"
+	// NotifyBusDefault: the account's default event bus.
+	NotifyBusDefault = "default"
+	// NotifyBusNone: no offline notifications.
+	NotifyBusNone = "none"
+)
+
 // Functions lists every Lambda function that internal/topology declares, by the name of
 // its directory under functions/ and of its prebuilt bin/<name>/bootstrap.
 var Functions = topology.Names()
@@ -106,6 +117,26 @@ type Props struct {
 	// turns the inline path off. 0 to chat.MaxGroupMembers; nil means
 	// chat.DefaultInlineMaxMembers (a pointer, since 0 is a setting, not the default).
 	InlineMaxMembers *int
+	// NotifyBus says where the delivering functions (send and fanout) put offline
+	// notifications (NOTIFY_BUS): NotifyBusStack (default: a bus of the stack's own,
+	// parley-<stage>-notifications), NotifyBusDefault (the account's default bus) or
+	// NotifyBusNone (off).
+	NotifyBus string
+	// NotifyPreview is NOTIFY_PREVIEW: false leaves the body's preview out of
+	// notifications. Nil means true (a pointer, since false is a setting).
+	NotifyPreview *bool
+}
+
+// NotifyBusName is the name of the event bus notifications go to ("" with
+// NotifyBusNone). Call it after Validate.
+func (p *Props) NotifyBusName() string {
+	switch p.NotifyBus {
+	case NotifyBusStack:
+		return "parley-" + p.Stage + "-notifications"
+	case NotifyBusDefault:
+		return "default"
+	}
+	return ""
 }
 
 // Throttle is a steady-state rate (requests per second) and a burst.
@@ -169,6 +200,13 @@ func (p *Props) Validate() error {
 		n := chat.DefaultInlineMaxMembers
 		p.InlineMaxMembers = &n
 	}
+	if p.NotifyBus == "" {
+		p.NotifyBus = NotifyBusStack
+	}
+	if p.NotifyPreview == nil {
+		on := true
+		p.NotifyPreview = &on
+	}
 
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
@@ -224,6 +262,12 @@ func (p *Props) Validate() error {
 	if n := *p.InlineMaxMembers; n < 0 || n > chat.MaxGroupMembers {
 		bad("inlineMaxMembers %d: want 0 (inline path off) to %d (the largest group)", n, chat.MaxGroupMembers)
 	}
+	switch p.NotifyBus {
+	case NotifyBusStack, NotifyBusDefault, NotifyBusNone:
+	default:
+		bad("notifyBus %q: want %s (a bus the stack creates, the default), %s (the account's default bus) or %s (no notifications)",
+			p.NotifyBus, NotifyBusStack, NotifyBusDefault, NotifyBusNone)
+	}
 	if err := checkBootstraps(p.FunctionsDir, p.functions()); err != nil {
 		errs = append(errs, err)
 	}
@@ -259,7 +303,7 @@ func checkBootstraps(dir string, names []string) error {
 // `cdk synth -c key=value`): stage, target, functionsDir, authMode, jwtSecretArn,
 // oidcIssuer, oidcAudience, messageStore, keyspaceName, logRetentionDays, logLevel,
 // alarmEmail, destroyData, skipApiGatewayAccountRole, throttleRate, throttleBurst,
-// managementEndpoint, inlineMaxMembers.
+// managementEndpoint, inlineMaxMembers, notifyBus, notifyPreview.
 func PropsFromContext(node interface{ TryGetContext(*string) interface{} }) (Props, error) {
 	var errs []error
 	str := func(k string) string {
@@ -304,6 +348,14 @@ func PropsFromContext(node interface{ TryGetContext(*string) interface{} }) (Pro
 		}
 		return &n
 	}
+	// optBoolean is nil when k is not set.
+	optBoolean := func(k string) *bool {
+		if str(k) == "" {
+			return nil
+		}
+		b := boolean(k)
+		return &b
+	}
 	p := Props{
 		Stage:                     str("stage"),
 		Target:                    str("target"),
@@ -322,6 +374,8 @@ func PropsFromContext(node interface{ TryGetContext(*string) interface{} }) (Pro
 		Throttle:                  Throttle{Rate: number("throttleRate"), Burst: number("throttleBurst")},
 		ManagementEndpoint:        str("managementEndpoint"),
 		InlineMaxMembers:          integer("inlineMaxMembers"),
+		NotifyBus:                 strings.ToLower(str("notifyBus")),
+		NotifyPreview:             optBoolean("notifyPreview"),
 	}
 	return p, errors.Join(errs...)
 }

@@ -1,8 +1,8 @@
 // Package stack is Parley's CDK stack: the DynamoDB tables (built from internal/schema),
 // the Go Lambdas (prebuilt linux/arm64 bootstraps), the API Gateway WebSocket API with its
 // REQUEST authorizer, the stream fan-out mappings, least-privilege roles, alarms, the
-// CloudWatch dashboard and outputs. Optionally the Keyspaces message store, and LocalStack
-// variants.
+// CloudWatch dashboard, the event bus of offline notifications and outputs. Optionally the
+// Keyspaces message store, and LocalStack variants.
 package stack
 
 import (
@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -35,6 +36,9 @@ type Stack struct {
 	Stage awsapigatewayv2.WebSocketStage
 	// Dashboard is nil on the LocalStack targets.
 	Dashboard awscloudwatch.Dashboard
+	// NotifyBus is the event bus of offline notifications: the stack's own, the account's
+	// default one, or nil (notifyBus none).
+	NotifyBus awsevents.IEventBus
 }
 
 // New validates props and builds the stack. It fails, naming `make build`, when a
@@ -106,9 +110,17 @@ func New(scope constructs.Construct, id string, props Props) (*Stack, error) {
 		env["MANAGEMENT_ENDPOINT"] = s.Stage.CallbackUrl()
 	}
 
+	s.NotifyBus = newNotifyBus(s.Stack, p)
 	for _, name := range p.functions() {
-		fn := newFunction(s.Stack, p, name, env)
 		a := Access[name]
+		fnEnv := env
+		if a.Notify {
+			fnEnv = notifyEnv(env, p, s.NotifyBus)
+		}
+		fn := newFunction(s.Stack, p, name, fnEnv)
+		if a.Notify {
+			grantNotify(fn, s.NotifyBus)
+		}
 		grantTables(fn, a, tables, p.MessageStore)
 		if ks != nil && name != "authorizer" {
 			// Every function but the authorizer opens the Keyspaces session at init.

@@ -723,7 +723,7 @@ func TestLocalStack(t *testing.T) {
 // TestNag: cdk-nag's AwsSolutions pack finds no unsuppressed error or warning in any
 // variant, and every suppression carries a reason.
 func TestNag(t *testing.T) {
-	for _, name := range []string{"default", "alt", "keyspaces", "localstack", "hybrid", "secret"} {
+	for _, name := range []string{"default", "alt", "keyspaces", "localstack", "hybrid", "secret", "notify-default", "notify-none"} {
 		v := namedVariant(t, name)
 		t.Run(name, func(t *testing.T) {
 			ann := assertions.Annotations_FromStack(v.stack.Stack)
@@ -774,6 +774,10 @@ func namedVariant(t *testing.T, name string) *synthesized {
 			p.Target = TargetLocalStackHybrid
 			p.ManagementEndpoint = "http://172.17.0.1:8080"
 		})
+	case "notify-default":
+		return notifyDefaultVariant(t)
+	case "notify-none":
+		return notifyNoneVariant(t)
 	case "secret":
 		return variant(t, "secret", func(p *Props) {
 			p.JWTSecretARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:parley-jwt-AbCdEf"
@@ -802,7 +806,7 @@ func TestCfnLint(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var files []string
-	for _, name := range []string{"default", "alt", "keyspaces", "localstack", "hybrid"} {
+	for _, name := range []string{"default", "alt", "keyspaces", "localstack", "hybrid", "notify-default"} {
 		v := namedVariant(t, name)
 		b, err := json.MarshalIndent(v.json, "", " ")
 		if err != nil {

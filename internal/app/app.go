@@ -146,6 +146,17 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if so.InlineMaxMembers == 0 {
 		so.InlineMaxMembers = cfg.InlineMaxMembers
 	}
+	if so.Notifier == nil {
+		n, err := Notifier(*awsCfg, cfg, log)
+		if err != nil {
+			closeFn()
+			return nil, err
+		}
+		so.Notifier = n
+	}
+	if !cfg.NotifyPreview {
+		so.NoNotifyPreview = true
+	}
 	svc := chat.NewService(messages, conversations, connections, pusher, so)
 	return &App{
 		Service: svc,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -71,7 +72,34 @@ type Config struct {
 	InlineMaxMembers int
 	// LogLevel is debug, info (default), warn or error (LOG_LEVEL).
 	LogLevel slog.Level
+
+	// Offline notifications (chat.Notification; docs/deploy.md, "Offline notifications"):
+	// at most one of NotifyBus, NotifyURL and NotifyLog is set; none means no
+	// notifications are made.
+	//
+	// NotifyBus is the Amazon EventBridge event bus they are put on, a name or an ARN;
+	// "default" is the account's default bus (NOTIFY_BUS).
+	NotifyBus string
+	// NotifyURL is a webhook each one is POSTed to as JSON (NOTIFY_URL; the local
+	// runtime's --notify-url).
+	NotifyURL string
+	// NotifyLog logs each one at info level (NOTIFY_LOG, default false; the local
+	// runtime's default).
+	NotifyLog bool
+	// NotifyPreview puts the start of the message's body in them (NOTIFY_PREVIEW, default
+	// true; false sets chat.Options.NoNotifyPreview).
+	NotifyPreview bool
+	// EventBridgeEndpoint overrides the EventBridge endpoint (EVENTBRIDGE_ENDPOINT; tests
+	// and local use).
+	EventBridgeEndpoint string
 }
+
+var (
+	// eventBusName is EventBridge's rule for an event bus name (partner buses have "/").
+	eventBusName = regexp.MustCompile(`^[A-Za-z0-9._/-]{1,256}$`)
+	// eventBusARN is an event bus's ARN.
+	eventBusARN = regexp.MustCompile(`^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[A-Za-z0-9._/-]{1,256}$`)
+)
 
 // Need says which parts of the configuration a function requires.
 type Need uint
@@ -139,6 +167,12 @@ func Load(getenv func(string) string, need Need) (Config, error) {
 		KeyspacesSigV4:     boolean("KEYSPACES_SIGV4", true),
 		PushConcurrency:    integer("PUSH_CONCURRENCY", chat.DefaultPushConcurrency),
 		RateBurst:          integer("RATE_BURST", chat.DefaultRateBurst),
+		NotifyBus:          get("NOTIFY_BUS", ""),
+		NotifyURL:          get("NOTIFY_URL", ""),
+		NotifyLog:          boolean("NOTIFY_LOG", false),
+		NotifyPreview:      boolean("NOTIFY_PREVIEW", true),
+
+		EventBridgeEndpoint: get("EVENTBRIDGE_ENDPOINT", ""),
 	}
 	if h := get("KEYSPACES_HOSTS", ""); h != "" {
 		for _, s := range strings.Split(h, ",") {
@@ -171,6 +205,22 @@ func Load(getenv func(string) string, need Need) (Config, error) {
 	if c.DynamoDBEndpoint != "" {
 		if u, err := url.Parse(c.DynamoDBEndpoint); err != nil || u.Scheme == "" || u.Host == "" {
 			bad("DYNAMODB_ENDPOINT", "want a URL such as http://127.0.0.1:8000, got %q", c.DynamoDBEndpoint)
+		}
+	}
+	if c.NotifyBus != "" && !eventBusName.MatchString(c.NotifyBus) && !eventBusARN.MatchString(c.NotifyBus) {
+		bad("NOTIFY_BUS", "want an EventBridge event bus name (1 to 256 of A-Z a-z 0-9 . _ - /; default for the account's default bus) or its ARN, got %q", c.NotifyBus)
+	}
+	if c.NotifyURL != "" {
+		if u, err := url.Parse(c.NotifyURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("NOTIFY_URL", "want an http:// or https:// URL such as http://127.0.0.1:9000/notify, got %q", c.NotifyURL)
+		}
+	}
+	if set := notifyTargets(c); len(set) > 1 {
+		bad(strings.Join(set, ", "), "notifications go to one place: set only one of NOTIFY_BUS, NOTIFY_URL and NOTIFY_LOG")
+	}
+	if c.EventBridgeEndpoint != "" {
+		if u, err := url.Parse(c.EventBridgeEndpoint); err != nil || u.Scheme == "" || u.Host == "" {
+			bad("EVENTBRIDGE_ENDPOINT", "want a URL such as http://127.0.0.1:4566, got %q", c.EventBridgeEndpoint)
 		}
 	}
 
@@ -213,4 +263,20 @@ func Load(getenv func(string) string, need Need) (Config, error) {
 		return c, fmt.Errorf("config: %w", errors.Join(errs...))
 	}
 	return c, nil
+}
+
+// notifyTargets lists the notification settings that are set (NOTIFY_BUS, NOTIFY_URL,
+// NOTIFY_LOG).
+func notifyTargets(c Config) []string {
+	var set []string
+	if c.NotifyBus != "" {
+		set = append(set, "NOTIFY_BUS")
+	}
+	if c.NotifyURL != "" {
+		set = append(set, "NOTIFY_URL")
+	}
+	if c.NotifyLog {
+		set = append(set, "NOTIFY_LOG")
+	}
+	return set
 }

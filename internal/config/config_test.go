@@ -54,6 +54,16 @@ func TestLoad(t *testing.T) {
 		{"inline above the group limit", map[string]string{"INLINE_MAX_MEMBERS": "501"}, 0, []string{"INLINE_MAX_MEMBERS"}},
 		{"inline not a number", map[string]string{"INLINE_MAX_MEMBERS": "ten"}, 0, []string{"INLINE_MAX_MEMBERS"}},
 		{"bad dynamodb endpoint", map[string]string{"DYNAMODB_ENDPOINT": "localhost"}, 0, []string{"DYNAMODB_ENDPOINT"}},
+		{"notify bus with a space", map[string]string{"NOTIFY_BUS": "my bus"}, 0, []string{"NOTIFY_BUS"}},
+		{"notify bus too long", map[string]string{"NOTIFY_BUS": strings.Repeat("b", 257)}, 0, []string{"NOTIFY_BUS"}},
+		{"notify bus ARN of another service", map[string]string{"NOTIFY_BUS": "arn:aws:sns:eu-west-1:123456789012:topic"}, 0, []string{"NOTIFY_BUS"}},
+		{"notify URL not http", map[string]string{"NOTIFY_URL": "ftp://example.com/x"}, 0, []string{"NOTIFY_URL"}},
+		{"notify URL without a host", map[string]string{"NOTIFY_URL": "127.0.0.1:9000"}, 0, []string{"NOTIFY_URL"}},
+		{"notify bus and URL", map[string]string{"NOTIFY_BUS": "default", "NOTIFY_URL": "http://127.0.0.1:9000/"}, 0, []string{"NOTIFY_BUS, NOTIFY_URL", "only one"}},
+		{"notify URL and log", map[string]string{"NOTIFY_URL": "http://127.0.0.1:9000/", "NOTIFY_LOG": "true"}, 0, []string{"NOTIFY_URL, NOTIFY_LOG"}},
+		{"notify log not a boolean", map[string]string{"NOTIFY_LOG": "loud"}, 0, []string{"NOTIFY_LOG"}},
+		{"notify preview not a boolean", map[string]string{"NOTIFY_PREVIEW": "no"}, 0, []string{"NOTIFY_PREVIEW"}},
+		{"bad eventbridge endpoint", map[string]string{"EVENTBRIDGE_ENDPOINT": "localhost"}, 0, []string{"EVENTBRIDGE_ENDPOINT"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,4 +84,50 @@ func TestLoad(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestLoadNotify(t *testing.T) {
+	c, err := Load(env(map[string]string{}), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.NotifyBus != "" || c.NotifyURL != "" || c.NotifyLog || !c.NotifyPreview || c.EventBridgeEndpoint != "" {
+		t.Errorf("defaults: bus %q URL %q log %v preview %v endpoint %q; want notifications off, previews on",
+			c.NotifyBus, c.NotifyURL, c.NotifyLog, c.NotifyPreview, c.EventBridgeEndpoint)
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		want notifyFields
+	}{
+		{"default bus", map[string]string{"NOTIFY_BUS": "default"}, notifyFields{NotifyBus: "default", NotifyPreview: true}},
+		{"the stack's bus", map[string]string{"NOTIFY_BUS": " parley-prod-notifications "}, notifyFields{NotifyBus: "parley-prod-notifications", NotifyPreview: true}},
+		{"partner bus", map[string]string{"NOTIFY_BUS": "aws.partner/example.com/123/parley"}, notifyFields{NotifyBus: "aws.partner/example.com/123/parley", NotifyPreview: true}},
+		{"bus ARN", map[string]string{"NOTIFY_BUS": "arn:aws:events:eu-west-1:123456789012:event-bus/chat"}, notifyFields{NotifyBus: "arn:aws:events:eu-west-1:123456789012:event-bus/chat", NotifyPreview: true}},
+		{"previews off", map[string]string{"NOTIFY_BUS": "default", "NOTIFY_PREVIEW": "false"}, notifyFields{NotifyBus: "default"}},
+		{"webhook", map[string]string{"NOTIFY_URL": "http://127.0.0.1:9000/notify"}, notifyFields{NotifyURL: "http://127.0.0.1:9000/notify", NotifyPreview: true}},
+		{"log", map[string]string{"NOTIFY_LOG": "true", "NOTIFY_PREVIEW": "0"}, notifyFields{NotifyLog: true}},
+		{"log false is unset", map[string]string{"NOTIFY_LOG": "false", "NOTIFY_BUS": "default"}, notifyFields{NotifyBus: "default", NotifyPreview: true}},
+		{"endpoint", map[string]string{"NOTIFY_BUS": "b", "EVENTBRIDGE_ENDPOINT": "http://127.0.0.1:4566"}, notifyFields{NotifyBus: "b", NotifyPreview: true, EventBridgeEndpoint: "http://127.0.0.1:4566"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(env(tt.env), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := notifyFields{NotifyBus: c.NotifyBus, NotifyURL: c.NotifyURL, NotifyLog: c.NotifyLog, NotifyPreview: c.NotifyPreview, EventBridgeEndpoint: c.EventBridgeEndpoint}
+			if got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// notifyFields are Config's notification fields.
+type notifyFields struct {
+	NotifyBus, NotifyURL string
+	NotifyLog            bool
+	NotifyPreview        bool
+	EventBridgeEndpoint  string
 }

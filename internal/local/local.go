@@ -126,6 +126,16 @@ type Config struct {
 	// whose messages send pushes itself; 0 turns the inline path off (stream only). Nil
 	// keeps the functions' default (chat.DefaultInlineMaxMembers).
 	InlineMaxMembers *int
+	// NotifyURL is the functions' NOTIFY_URL: every offline notification (chat.Notification)
+	// is POSTed there as JSON, the document the deployed stack puts on EventBridge
+	// (internal/notify; `--notify-url`). Default "": none, or the log with NotifyLog.
+	NotifyURL string
+	// NotifyLog is the functions' NOTIFY_LOG: every offline notification is logged at info
+	// level (what `parley local` does without --notify-url). Not with NotifyURL.
+	NotifyLog bool
+	// NotifyPreview sets the functions' NOTIFY_PREVIEW: false leaves the body's preview out
+	// of notifications. Nil keeps the functions' default (previews on).
+	NotifyPreview *bool
 	// Timings models the deployed path's latencies (internal/timing; `--aws-timings`):
 	// the stream mappings' 250 ms poll and a latency on every DynamoDB request, post,
 	// API Gateway hop and invocation. Default nil: no added latency.
@@ -318,6 +328,9 @@ func (m *Main) Start(ctx context.Context) error {
 		Instances:          m.cfg.Instances,
 		ClockSkew:          m.cfg.ClockSkew,
 		InlineMaxMembers:   m.cfg.InlineMaxMembers,
+		NotifyURL:          m.cfg.NotifyURL,
+		NotifyLog:          m.cfg.NotifyLog,
+		NotifyPreview:      m.cfg.NotifyPreview,
 	})
 	if err != nil {
 		return fmt.Errorf("local: %w", err)

@@ -49,6 +49,11 @@ type WireConfig struct {
 	ClockSkew time.Duration
 	// InlineMaxMembers is Config.InlineMaxMembers (nil: the functions' default).
 	InlineMaxMembers *int
+	// NotifyURL, NotifyLog and NotifyPreview are Config's: the functions' NOTIFY_URL,
+	// NOTIFY_LOG and NOTIFY_PREVIEW (nil: the functions' default).
+	NotifyURL     string
+	NotifyLog     bool
+	NotifyPreview *bool
 }
 
 // Env is the functions' environment for the local parts: the variables the CDK stack
@@ -66,6 +71,15 @@ func (wc WireConfig) Env() map[string]string {
 	}
 	if wc.InlineMaxMembers != nil {
 		env["INLINE_MAX_MEMBERS"] = strconv.Itoa(*wc.InlineMaxMembers)
+	}
+	if wc.NotifyURL != "" {
+		env["NOTIFY_URL"] = wc.NotifyURL
+	}
+	if wc.NotifyLog {
+		env["NOTIFY_LOG"] = "true"
+	}
+	if wc.NotifyPreview != nil {
+		env["NOTIFY_PREVIEW"] = strconv.FormatBool(*wc.NotifyPreview)
 	}
 	if wc.MessageStore == config.StoreKeyspaces {
 		env["TABLE_OUTBOX"] = wc.Tables[schema.OutboxID]
