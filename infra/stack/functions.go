@@ -78,10 +78,12 @@ var Access = map[string]access{
 	"presence":   {Tables: routeBase, Push: true},
 	// send: the idempotency reservation, the last-message summary and the inline delivery
 	// mark live in Conversations (PutItem/UpdateItem), a direct conversation is created on
-	// first use; the message is a PutItem; the inline path reads members and connections
-	// and posts. typing only reads.
+	// first use; the message is a conditional PutItem, a resend and a reply read one
+	// (GetItem); the inline path reads members and connections and posts. typing only
+	// reads. edit, delete and react read the message, update its state (UpdateItem, also
+	// erasing a superseded body) and put the change event.
 	"send": {Tables: with(routeBase, schema.ConversationsID, []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"}),
-		Messages: []string{"dynamodb:PutItem"}, Keyspaces: "write", Outbox: true, Push: true, Notify: true},
+		Messages: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, Keyspaces: "write", Outbox: true, Push: true, Notify: true},
 	// receipt: checks the message exists, moves the member's cursor (UpdateItem; with
 	// Keyspaces the cursors live in the keyspace).
 	"receipts": {Tables: with(routeBase, schema.ConversationsID, []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem"}),

@@ -450,7 +450,7 @@ func TestLeastPrivilege(t *testing.T) {
 		"connect":       {conn: rw, conv: read},
 		"disconnect":    {conn: rw, conv: read},
 		"presence":      {conn: rw, conv: read},
-		"send":          {conn: rw, conv: {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}, msgs: {"dynamodb:PutItem"}},
+		"send":          {conn: rw, conv: {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}, msgs: {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}},
 		"receipts":      {conn: rw, conv: {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"}, msgs: {"dynamodb:GetItem"}},
 		"history":       {conn: rw, conv: read, msgs: {"dynamodb:Query"}},
 		"conversations": {conn: rw, conv: rw, msgs: {"dynamodb:Query"}},

@@ -690,3 +690,30 @@ func (r *recordingNotifier) take() []chat.Notification {
 	r.got = nil
 	return out
 }
+
+// TestNotifyFailures: a transient notifier failure fails the delivery (to be retried), a
+// permanent one (ErrRejected) is dropped and the delivery succeeds.
+func TestNotifyFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		err     error
+		wantErr bool
+	}{
+		{"transient", errors.New("injected: throttled"), true},
+		{"permanent", fmt.Errorf("injected: bus gone: %w", chat.ErrRejected), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, setup{opts: chat.Options{Notifier: failingNotifier{tc.err}}})
+			conv := f.dm("alice", "bob")
+			m := f.send("alice", conv, "hello")
+			err := f.svc.NewDeliverer().Deliver(f.ctx, m)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Deliver: %v, want an error: %v", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+type failingNotifier struct{ err error }
+
+func (n failingNotifier) Notify(context.Context, chat.Notification) error { return n.err }

@@ -21,13 +21,15 @@ type Notification struct {
 	// Recipients are the offline members, sorted, at most MaxNotifyRecipients.
 	Recipients []string `json:"recipients"`
 	// Preview is the first MaxPreviewRunes characters of the body, absent when previews
-	// are switched off (Options.NotifyPreview).
+	// are switched off (Options.NoNotifyPreview).
 	Preview string `json:"preview,omitempty"`
 }
 
 // Notifier emits notifications: to Amazon EventBridge on AWS, to a webhook or the log
-// with `parley local` (internal/notify). Notify returns once the notification is accepted;
-// an error is transient and the caller may retry.
+// with `parley local` (internal/notify). Notify returns once the notification is accepted.
+// An error wrapping ErrRejected is permanent (a misconfigured bus, a refused webhook):
+// the notification is logged and dropped, so that it does not hold up delivery. Any other
+// error is transient, and the delivery fails to be retried.
 type Notifier interface {
 	Notify(ctx context.Context, n Notification) error
 }
@@ -68,8 +70,8 @@ func (s *Service) audienceOf(ctx context.Context, conversationID string) (audien
 // notifyOffline emits the notifications of message m (a message, not a change) for the
 // members who had no open connection when it was pushed, leaving out its sender and the
 // members who muted the conversation. With no Notifier it does nothing. An error means
-// some notification was not accepted: the delivery fails and is retried, as a failed
-// push is (so a notification may repeat, at least once).
+// some notification was not accepted for now: the delivery fails and is retried, as a
+// failed push is (so a notification may repeat, at least once).
 func (s *Service) notifyOffline(ctx context.Context, m Message, aud audience, offline []string) error {
 	if s.opts.Notifier == nil || m.IsChange() || len(offline) == 0 {
 		return nil
@@ -103,7 +105,13 @@ func (s *Service) notifyOffline(ctx context.Context, m Message, aud audience, of
 	}
 	for start := 0; start < len(to); start += MaxNotifyRecipients {
 		n.Recipients = to[start:min(start+MaxNotifyRecipients, len(to))]
-		if err := s.opts.Notifier.Notify(ctx, n); err != nil {
+		err := s.opts.Notifier.Notify(ctx, n)
+		if errors.Is(err, ErrRejected) {
+			s.log.ErrorContext(ctx, "notification refused: dropped", "conversationId", m.ConversationID, "messageId", m.MessageID,
+				"recipients", len(n.Recipients), "err", err)
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("notify %d offline members of %s/%s: %w", len(n.Recipients), m.ConversationID, m.MessageID, err)
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 
@@ -31,7 +30,9 @@ const (
 // ErrPermanent marks a notification that was refused for good (too large, malformed,
 // not authorized, a webhook's 4xx): retrying it will not help. Any other error of Notify
 // is transient.
-var ErrPermanent = errors.New("notify: refused for good")
+// It wraps chat.ErrRejected, which tells the chat service to log the notification and
+// drop it rather than fail (and retry) the delivery.
+var ErrPermanent = fmt.Errorf("notify: refused for good: %w", chat.ErrRejected)
 
 // Document is what every notifier emits for one chat.Notification: the detail of the
 // EventBridge event and the body of the webhook's POST. Its fields are SchemaVersion's
