@@ -58,7 +58,7 @@ func (s *Service) Edit(ctx context.Context, c Caller, conversationID, messageID 
 		if m.Deleted {
 			return changeOutcome{}, Errorf(CodeNotFound, "message %q is deleted", messageID)
 		}
-		if last := m.LastChange; last != nil && last.Kind == ChangeEdit && m.Body == *body {
+		if last := m.LastChange(); last != nil && last.Kind == ChangeEdit && m.Body == *body {
 			return changeOutcome{change: last}, nil // a retry of the edit applied last
 		}
 		next := m
@@ -81,7 +81,7 @@ func (s *Service) Delete(ctx context.Context, c Caller, conversationID, messageI
 		}
 		if m.Deleted {
 			// Nothing changes after a delete, so the change applied last is the delete.
-			return changeOutcome{change: m.LastChange}, nil
+			return changeOutcome{change: m.LastChange()}, nil
 		}
 		next := m
 		next.Body, next.Deleted = "", true
@@ -114,9 +114,14 @@ func (s *Service) React(ctx context.Context, c Caller, conversationID, messageID
 		users := m.Reactions[emoji]
 		_, has := slices.BinarySearch(users, c.UserID)
 		if has == (state == ReactionAdd) {
-			if last := m.LastChange; last != nil && last.Kind == ChangeReaction && last.UserID == c.UserID &&
-				last.Emoji == emoji && last.State == state {
-				return changeOutcome{change: last}, nil // a retry of the change applied last
+			// A retry of a change that made the state so, when it is among the recent ones.
+			for i := len(m.Changes) - 1; i >= 0; i-- {
+				if ch := m.Changes[i]; ch.Kind == ChangeReaction && ch.UserID == c.UserID && ch.Emoji == emoji {
+					if ch.State == state {
+						return changeOutcome{change: &ch}, nil
+					}
+					break
+				}
 			}
 			return changeOutcome{change: &Change{Kind: ChangeReaction, UserID: c.UserID, Emoji: emoji, State: state, At: at}}, nil
 		}
@@ -199,7 +204,7 @@ func (s *Service) change(ctx context.Context, c Caller, conversationID, messageI
 		next.LastEventID = ch.EventID
 		last := ch
 		last.Body = "" // an edit's body is the message's
-		next.LastChange = &last
+		next.Changes = append(slices.Clone(m.Changes[max(len(m.Changes)-MaxRecentChanges+1, 0):]), last)
 		if ch.Kind == ChangeEdit {
 			next.LastEditID = ch.EventID
 		}
@@ -264,8 +269,8 @@ func (s *Service) readMessage(ctx context.Context, conversationID, messageID str
 // instances' clocks disagree.
 func (s *Service) eventID(m Message, at int64) string {
 	t := time.UnixMilli(at)
-	if m.LastChange != nil && m.LastChange.At >= at {
-		t = time.UnixMilli(m.LastChange.At + 1)
+	if last := m.LastChange(); last != nil && last.At >= at {
+		t = time.UnixMilli(last.At + 1)
 	}
 	for {
 		id := s.ids.New(t)
@@ -342,7 +347,7 @@ func (s *Service) pushChangeInline(ctx context.Context, c Caller, ev Message, pl
 // summary is m as a conversation's last message: its folded body, without its reactions
 // and change records.
 func summary(m Message) Message {
-	m.Reactions, m.LastChange, m.LastEditID, m.Version, m.Inline = nil, nil, "", 0, false
+	m.Reactions, m.Changes, m.LastEditID, m.Version, m.Inline = nil, nil, "", 0, false
 	return m
 }
 

@@ -717,3 +717,39 @@ func TestNotifyFailures(t *testing.T) {
 type failingNotifier struct{ err error }
 
 func (n failingNotifier) Notify(context.Context, chat.Notification) error { return n.err }
+
+// TestReactionRetryAfterOthersChanged: a reaction whose event failed to store is repaired
+// by its retry even when other changes were applied in between (the message keeps its
+// recent changes, not only the last).
+func TestReactionRetryAfterOthersChanged(t *testing.T) {
+	var failing sync.Map
+	f := newFixture(t, setup{messages: func(s chat.MessageStore) chat.MessageStore {
+		return &failEventStore{MessageStore: s, fail: &failing}
+	}})
+	conv := f.group("alice", "bob", "carol")
+	m := f.send("alice", conv, "vote")
+	failing.Store("on", true)
+	if _, err := f.svc.React(f.ctx, as("bob"), conv, m.MessageID, "👍", ""); err == nil {
+		t.Fatal("the reaction succeeded with its event's put failing")
+	}
+	failing.Delete("on")
+	for i := range chat.MaxRecentChanges - 1 {
+		_, err := f.svc.React(f.ctx, as("carol"), conv, m.MessageID, fmt.Sprint("e", i), "")
+		must(t, err, "carol reacts")
+	}
+	r, err := f.svc.React(f.ctx, as("bob"), conv, m.MessageID, "👍", "")
+	must(t, err, "bob's retry")
+	if r.EventID == "" {
+		t.Fatal("bob's retry named no event: his reaction's event is lost")
+	}
+	ev, err := f.store.GetMessage(f.ctx, conv, r.EventID)
+	must(t, err, "bob's event is stored")
+	if ev.Change == nil || ev.Change.UserID != "bob" || ev.Change.Emoji != "👍" {
+		t.Fatalf("stored %+v", ev)
+	}
+	st, err := f.store.GetMessage(f.ctx, conv, m.MessageID)
+	must(t, err, "read")
+	if len(st.Changes) != chat.MaxRecentChanges {
+		t.Fatalf("the message keeps %d recent changes, want %d", len(st.Changes), chat.MaxRecentChanges)
+	}
+}

@@ -34,9 +34,11 @@ type Message struct {
 	// Version counts the changes applied to the message: the store applies a change only
 	// on the version it was computed from (MessageStore.ApplyChange).
 	Version int `json:"-"`
-	// LastChange is the change applied last (its Body left out: it is the message's), kept
-	// so that a retried change can store its event again if storing it failed.
-	LastChange *Change `json:"-"`
+	// Changes are the changes applied last, oldest first, at most MaxRecentChanges, each
+	// without its Body (an edit's is the message's or erased). A retried change finds its
+	// own among them, even after concurrent changes of others, and stores its event again
+	// in case storing it is what failed.
+	Changes []Change `json:"-"`
 	// LastEditID is the eventId of the newest edit event, the only one whose body is kept:
 	// an edit erases the body of the edit before it, and a delete that of the last.
 	LastEditID string `json:"-"`
@@ -56,6 +58,17 @@ type Message struct {
 
 // IsChange reports whether m is a change event rather than a message.
 func (m Message) IsChange() bool { return m.Change != nil }
+
+// LastChange returns the change applied last, or nil.
+func (m Message) LastChange() *Change {
+	if len(m.Changes) == 0 {
+		return nil
+	}
+	return &m.Changes[len(m.Changes)-1]
+}
+
+// MaxRecentChanges is how many of its last changes a message keeps (Message.Changes).
+const MaxRecentChanges = 8
 
 // ReplyRef is the message a reply quotes: its id, sender, and the first MaxPreviewRunes
 // characters of its body when the reply was sent ("" if it was deleted).

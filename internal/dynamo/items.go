@@ -68,7 +68,7 @@ type messageItem struct {
 	Deleted    bool                `dynamodbav:"deleted,omitempty"`
 	Reactions  map[string][]string `dynamodbav:"reactions,omitempty"`
 	Version    int                 `dynamodbav:"ver,omitempty"`
-	LastChange *changeItem         `dynamodbav:"lastChange,omitempty"`
+	Changes    []changeItem        `dynamodbav:"changes,omitempty"`
 	LastEditID string              `dynamodbav:"lastEdit,omitempty"`
 
 	// A change event's attributes.
@@ -89,7 +89,7 @@ type replyItem struct {
 	Preview   string `dynamodbav:"preview"`
 }
 
-// changeItem is a message's lastChange: the change without its body.
+// changeItem is one of a message's recent changes: the change without its body.
 type changeItem struct {
 	Kind    string `dynamodbav:"kind"`
 	EventID string `dynamodbav:"eventId"`
@@ -110,8 +110,8 @@ func toMessageItem(m chat.Message) messageItem {
 	if r := m.ReplyTo; r != nil {
 		it.ReplyTo = &replyItem{MessageID: r.MessageID, SenderID: r.SenderID, Preview: r.Preview}
 	}
-	if c := m.LastChange; c != nil {
-		it.LastChange = &changeItem{Kind: c.Kind, EventID: c.EventID, UserID: c.UserID, At: c.At, Emoji: c.Emoji, State: c.State, Supersedes: c.Supersedes}
+	for _, c := range m.Changes {
+		it.Changes = append(it.Changes, changeItem{Kind: c.Kind, EventID: c.EventID, UserID: c.UserID, At: c.At, Emoji: c.Emoji, State: c.State, Supersedes: c.Supersedes})
 	}
 	if c := m.Change; c != nil {
 		it.Kind, it.Target, it.Emoji, it.State, it.Origin = c.Kind, c.MessageID, c.Emoji, c.State, m.Origin
@@ -128,9 +128,9 @@ func (it messageItem) message() chat.Message {
 	if r := it.ReplyTo; r != nil {
 		m.ReplyTo = &chat.ReplyRef{MessageID: r.MessageID, SenderID: r.SenderID, Preview: r.Preview}
 	}
-	if c := it.LastChange; c != nil {
-		m.LastChange = &chat.Change{Kind: c.Kind, EventID: c.EventID, MessageID: it.MessageID, UserID: c.UserID, At: c.At,
-			Emoji: c.Emoji, State: c.State, Supersedes: c.Supersedes}
+	for _, c := range it.Changes {
+		m.Changes = append(m.Changes, chat.Change{Kind: c.Kind, EventID: c.EventID, MessageID: it.MessageID, UserID: c.UserID, At: c.At,
+			Emoji: c.Emoji, State: c.State, Supersedes: c.Supersedes})
 		m.LastEventID = c.EventID
 	}
 	if it.Kind != "" {

@@ -177,7 +177,7 @@ func (s *MessageStore) ApplyChange(ctx context.Context, m chat.Message, fromVers
 	upd = set(upd, "editedAt", it.EditedAt, it.EditedAt != 0)
 	upd = set(upd, "deleted", it.Deleted, it.Deleted)
 	upd = set(upd, "reactions", it.Reactions, len(it.Reactions) > 0)
-	upd = set(upd, "lastChange", it.LastChange, it.LastChange != nil)
+	upd = set(upd, "changes", it.Changes, len(it.Changes) > 0)
 	upd = set(upd, "lastEdit", it.LastEditID, it.LastEditID != "")
 	cond := expression.Name(schema.AttrMessageID).AttributeExists().And(expression.Name(attrKind).AttributeNotExists())
 	if fromVersion == 0 {

@@ -42,8 +42,8 @@ func (r *row) dest() []any {
 		&r.kind, &r.target, &r.emoji, &r.state, &r.origin}
 }
 
-// lastChange is the JSON of a message's last_change column: chat.Change without its Body
-// and MessageID (the row's own id).
+// lastChange is one element of the JSON array in a message's last_change column (its
+// recent changes): chat.Change without its Body and MessageID (the row's own id).
 type lastChange struct {
 	Kind       string `json:"kind"`
 	EventID    string `json:"eventId"`
@@ -72,7 +72,7 @@ func foldedOf(m chat.Message) (folded, error) {
 	if err != nil {
 		return folded{}, err
 	}
-	lc, err := encodeLastChange(m.LastChange)
+	lc, err := encodeChanges(m.Changes)
 	if err != nil {
 		return folded{}, err
 	}
@@ -111,13 +111,19 @@ func encodeReactions(rx map[string][]string) (string, error) {
 	return string(b), nil
 }
 
-func encodeLastChange(c *chat.Change) (string, error) {
-	if c == nil {
+// encodeChanges encodes a message's recent changes for the last_change column: a JSON
+// array, oldest first.
+func encodeChanges(cs []chat.Change) (string, error) {
+	if len(cs) == 0 {
 		return "", nil
 	}
-	b, err := json.Marshal(lastChange{Kind: c.Kind, EventID: c.EventID, UserID: c.UserID, At: c.At, Emoji: c.Emoji, State: c.State, Supersedes: c.Supersedes})
+	out := make([]lastChange, len(cs))
+	for i, c := range cs {
+		out[i] = lastChange{Kind: c.Kind, EventID: c.EventID, UserID: c.UserID, At: c.At, Emoji: c.Emoji, State: c.State, Supersedes: c.Supersedes}
+	}
+	b, err := json.Marshal(out)
 	if err != nil {
-		return "", fmt.Errorf("encode last change: %w", err)
+		return "", fmt.Errorf("encode recent changes: %w", err)
 	}
 	return string(b), nil
 }
@@ -184,13 +190,15 @@ func (r row) message() (chat.Message, error) {
 		}
 	}
 	if r.lastChange != "" {
-		var c lastChange
-		if err := json.Unmarshal([]byte(r.lastChange), &c); err != nil {
-			return chat.Message{}, fmt.Errorf("message %s/%s: decode last change: %w", r.conversationID, r.messageID, err)
+		var cs []lastChange
+		if err := json.Unmarshal([]byte(r.lastChange), &cs); err != nil {
+			return chat.Message{}, fmt.Errorf("message %s/%s: decode recent changes: %w", r.conversationID, r.messageID, err)
 		}
-		m.LastChange = &chat.Change{Kind: c.Kind, EventID: c.EventID, MessageID: r.messageID, UserID: c.UserID, At: c.At,
-			Emoji: c.Emoji, State: c.State, Supersedes: c.Supersedes}
-		m.LastEventID = c.EventID
+		for _, c := range cs {
+			m.Changes = append(m.Changes, chat.Change{Kind: c.Kind, EventID: c.EventID, MessageID: r.messageID, UserID: c.UserID, At: c.At,
+				Emoji: c.Emoji, State: c.State, Supersedes: c.Supersedes})
+			m.LastEventID = c.EventID
+		}
 	}
 	if r.kind != "" {
 		m.Change = &chat.Change{Kind: r.kind, EventID: r.messageID, MessageID: r.target, UserID: r.senderID, At: r.createdAt,

@@ -113,8 +113,8 @@ func testApplyChange(t *testing.T, s chat.MessageStore) {
 	next := m
 	next.Body, next.EditedAt, next.Version = "edited", 1_700_000_001_000, 1
 	next.Reactions = map[string][]string{"👍": {"u1", "u2"}, "🎉": {"u2"}}
-	next.LastChange = &chat.Change{Kind: chat.ChangeReaction, EventID: newID(), MessageID: m.MessageID, UserID: "u2", At: 1_700_000_001_000, Emoji: "🎉", State: chat.ReactionAdd, Supersedes: newID()}
-	next.LastEventID = next.LastChange.EventID
+	next.Changes = []chat.Change{{Kind: chat.ChangeReaction, EventID: newID(), MessageID: m.MessageID, UserID: "u2", At: 1_700_000_001_000, Emoji: "🎉", State: chat.ReactionAdd, Supersedes: newID()}}
+	next.LastEventID = next.Changes[0].EventID
 	next.LastEditID = newID()
 	must(t, s.ApplyChange(ctx, next, 0), "ApplyChange from version 0")
 	got, err := s.GetMessage(ctx, conv, m.MessageID)
@@ -132,8 +132,8 @@ func testApplyChange(t *testing.T, s chat.MessageStore) {
 
 	del := next
 	del.Body, del.Deleted, del.Reactions, del.Version = "", true, nil, 2
-	del.LastChange = &chat.Change{Kind: chat.ChangeDelete, EventID: newID(), MessageID: m.MessageID, UserID: m.SenderID, At: 1_700_000_002_000}
-	del.LastEventID = del.LastChange.EventID
+	del.Changes = []chat.Change{{Kind: chat.ChangeDelete, EventID: newID(), MessageID: m.MessageID, UserID: m.SenderID, At: 1_700_000_002_000}}
+	del.LastEventID = del.Changes[0].EventID
 	must(t, s.ApplyChange(ctx, del, 1), "ApplyChange from version 1")
 	got, err = s.GetMessage(ctx, conv, m.MessageID)
 	must(t, err, "GetMessage")
@@ -215,7 +215,8 @@ func testEraseBody(t *testing.T, s chat.MessageStore) {
 }
 
 // testReactionCapacity stores the most reactions a message may have, each of a user id
-// of the longest length, under the longest emojis, on a message with the largest body:
+// of the longest length, under the longest emojis, on a message with the largest body and
+// its most recent changes:
 // the store must hold it (DynamoDB's item limit is 400 KB).
 func testReactionCapacity(t *testing.T, s chat.MessageStore) {
 	ctx := ctxFor(t)
@@ -232,8 +233,11 @@ func testReactionCapacity(t *testing.T, s chat.MessageStore) {
 		slices.Sort(next.Reactions[e])
 	}
 	next.Version = 1
-	next.LastChange = &chat.Change{Kind: chat.ChangeReaction, EventID: newID(), MessageID: next.MessageID, UserID: strings.Repeat("u", 64), At: 1, Emoji: "👍", State: chat.ReactionAdd}
-	next.LastEventID = next.LastChange.EventID
+	for range chat.MaxRecentChanges {
+		next.Changes = append(next.Changes, chat.Change{Kind: chat.ChangeReaction, EventID: newID(), MessageID: next.MessageID,
+			UserID: strings.Repeat("u", 64), At: 1, Emoji: strings.Repeat("\U0001F600", 8), State: chat.ReactionRemove, Supersedes: newID()})
+	}
+	next.LastEventID = next.Changes[len(next.Changes)-1].EventID
 	must(t, s.ApplyChange(ctx, next, 0), "ApplyChange with the most reactions")
 	got, err := s.GetMessage(ctx, conv, next.MessageID)
 	must(t, err, "GetMessage")

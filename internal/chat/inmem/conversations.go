@@ -245,7 +245,6 @@ func (s *ConversationStore) SetLastMessage(ctx context.Context, m chat.Message) 
 	if !ok || (c.LastMessage != nil && c.LastMessage.MessageID > m.MessageID) {
 		return nil
 	}
-	m.Reactions, m.LastChange = nil, nil // a summary: the conversation item keeps neither
 	c.LastMessage = &m
 	s.convs[m.ConversationID] = c
 	return nil

@@ -115,7 +115,7 @@ func (s *MessageStore) ApplyChange(ctx context.Context, m chat.Message, fromVers
 	cur := &msgs[i]
 	c := clone(m)
 	cur.Body, cur.EditedAt, cur.Deleted, cur.Reactions = c.Body, c.EditedAt, c.Deleted, c.Reactions
-	cur.Version, cur.LastChange, cur.LastEditID, cur.LastEventID = c.Version, c.LastChange, c.LastEditID, c.LastEventID
+	cur.Version, cur.Changes, cur.LastEditID, cur.LastEventID = c.Version, c.Changes, c.LastEditID, c.LastEventID
 	return nil
 }
 
@@ -151,10 +151,7 @@ func clone(m chat.Message) chat.Message {
 		r := *m.ReplyTo
 		m.ReplyTo = &r
 	}
-	if m.LastChange != nil {
-		c := *m.LastChange
-		m.LastChange = &c
-	}
+	m.Changes = slices.Clone(m.Changes)
 	if m.Change != nil {
 		c := *m.Change
 		m.Change = &c
