@@ -25,8 +25,10 @@ const defaultChromium = "/usr/bin/chromium"
 // TestBrowserChat runs web/e2e/chat.mjs: two people (two headless Chromium contexts) chat
 // through the web client served by a real `parley local` on a free port. They start a direct
 // conversation, see each other's messages, typing, read marks and presence, then a group
-// with "read by N", added members, scroll-back paging and leaving. Screenshots go to the
-// test's output folder, whose path the test logs.
+// with "read by N", added members, scroll-back paging and leaving, then version 1.1: a reply
+// with its quote, an edit, reactions and a delete, seen live, after a reload, and after one
+// of them was away (page closed, client stopped) while the other changed things.
+// Screenshots go to the test's output folder, whose path the test logs.
 //
 // It needs Node.js, Debian's chromium and the npm packages of /package.json; `make deps`
 // installs them. PARLEY_SKIP_BROWSER=1 skips the test; PARLEY_CHROMIUM names another browser.

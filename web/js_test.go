@@ -10,7 +10,10 @@ import (
 
 // TestClientUnits runs the node:test suite of the client's protocol logic and model
 // (web/jstest): outbox resend with the same clientMsgId, the sync loop, dedupe and order by
-// messageId, receipt marks, typing expiry. It needs Node.js (`make deps`).
+// messageId, receipt marks, typing expiry, and version 1.1: the edit, delete and react
+// requests, send's replyTo, and the model applying changes once by eventId, skipping those
+// a history snapshot folded in (lastEventId) and counting reactions. It needs Node.js
+// (`make deps`).
 func TestClientUnits(t *testing.T) {
 	t.Parallel()
 	node, err := exec.LookPath("node")

@@ -2,6 +2,10 @@
 // contexts against a running server. Run by web/browser_test.go, which starts `parley local`;
 // by hand: PARLEY_URL=http://127.0.0.1:8080 PARLEY_OUT=/tmp/shots node web/e2e/chat.mjs
 //
+// Version 1.1 (docs/protocol.md): a reply with its quote, an edit, reactions and a delete,
+// each seen live by the other user, then from history after a reload, and the changes made
+// while one user was away (page closed, or client stopped) seen after they come back.
+//
 // Environment:
 //   PARLEY_URL       base URL of the server (required)
 //   PARLEY_OUT       directory for screenshots (required)
@@ -53,14 +57,28 @@ async function newUser(name, viewport = { width: 1180, height: 740 }) {
     problems.push(`${name}: request to another origin: ${url}`);
     return route.abort();
   });
-  const page = await context.newPage();
-  users.push({ name, page });
-  page.setDefaultTimeout(STEP_TIMEOUT);
-  page.on("pageerror", (err) => problems.push(`${name}: page error: ${err.message}`));
-  page.on("console", (msg) => {
-    if (msg.type() === "error") problems.push(`${name}: console error: ${msg.text()}`);
+  // An error toast is a failure too: it reports to the console, which is watched.
+  await context.addInitScript(() => {
+    new MutationObserver((records) => {
+      for (const r of records) for (const n of r.addedNodes) if (n.classList?.contains("toast") && n.classList.contains("error")) console.error(`toast: ${n.textContent}`);
+    }).observe(document, { childList: true, subtree: true });
   });
-  return { name, context, page };
+  const u = { name, context, page: null };
+  await openPage(u);
+  return u;
+}
+
+/** openPage gives user u a new tab of their browser context (a closed one stays closed). */
+async function openPage(u) {
+  const page = await u.context.newPage();
+  u.page = page;
+  users.push({ name: u.name, page });
+  page.setDefaultTimeout(STEP_TIMEOUT);
+  page.on("pageerror", (err) => problems.push(`${u.name}: page error: ${err.message}`));
+  page.on("console", (msg) => {
+    if (msg.type() === "error") problems.push(`${u.name}: console error: ${msg.text()}`);
+  });
+  return page;
 }
 
 async function signIn(u) {
@@ -79,6 +97,35 @@ async function shot(u, file) {
 
 function convItem(u, title) {
   return u.page.locator(`.conv[data-title="${title}"]`);
+}
+
+/** msg is the message of u's open conversation whose own text (not a quote) contains text. */
+function msg(u, text, cls = "") {
+  return u.page.locator(`#message-list .msg${cls}`).filter({ has: u.page.locator(".bubble > .text", { hasText: text }) });
+}
+
+/** act clicks one of a message's actions (react, reply, edit, delete), shown on hover. */
+async function act(u, message, action) {
+  await message.hover();
+  await message.locator(`.act-${action}`).click();
+}
+
+/** reactWith opens the picker of a message and picks emoji. */
+async function reactWith(u, message, emoji) {
+  await act(u, message, "react");
+  await message.locator(`.picker button[data-emoji="${emoji}"]`).click();
+  await message.locator(".picker").waitFor({ state: "detached" });
+}
+
+/** reactionCount waits until message shows emoji with count (0: not at all); mine: ours or not. */
+async function reactionCount(message, emoji, count, mine) {
+  const chip = message.locator(`.reaction[data-emoji="${emoji}"]`);
+  if (count === 0) {
+    await chip.waitFor({ state: "detached" });
+    return;
+  }
+  const sel = mine === undefined ? "" : mine ? ".mine" : ":not(.mine)";
+  await message.locator(`.reaction${sel}[data-emoji="${emoji}"] .count`).filter({ hasText: new RegExp(`^${count}$`) }).waitFor();
 }
 
 async function typeSlowly(u, text) {
@@ -236,6 +283,183 @@ try {
   await bobsGroup.waitFor({ state: "detached" });
   await alice.page.locator("#conv-subtitle", { hasText: "3 members" }).waitFor();
   await convItem(bob, aliceName).click();
+
+  // ---- version 1.1: replies, edits, reactions, deletes ------------------------------------
+
+  step("1.1: alice sends; bob replies to it with a quote (cancelled once with Escape)");
+  await convItem(alice, bobName).click();
+  await alice.page.locator("#composer-input").fill("Shall we book a table for 12:30?");
+  await alice.page.keyboard.press("Enter");
+  const bobA = msg(bob, "book a table for 12:30", ".other");
+  await bobA.waitFor();
+  await act(bob, bobA, "reply");
+  await bob.page.locator("#composer-context:not([hidden])", { hasText: `Replying to ${aliceName}` }).waitFor();
+  await bob.page.locator("#composer-context-preview", { hasText: "book a table for 12:30?" }).waitFor();
+  await bob.page.locator("#messages .msg.replying").waitFor();
+  await bob.page.locator("#composer-input").press("Escape");
+  await bob.page.locator("#composer-context").waitFor({ state: "hidden" });
+  await act(bob, bobA, "reply");
+  await bob.page.locator("#composer-context:not([hidden])").waitFor();
+  await shot(bob, "08-bob-replying.png");
+  await typeSlowly(bob, "Yes, book it");
+  await bob.page.keyboard.press("Enter");
+  await bob.page.locator("#composer-context").waitFor({ state: "hidden" });
+  const bobReply = msg(bob, "Yes, book it", ".own");
+  await bobReply.locator(".quote .quote-sender", { hasText: aliceName }).waitFor();
+  await bobReply.locator(".quote .quote-text", { hasText: "book a table for 12:30?" }).waitFor();
+  await bob.page.locator('.msg.own[data-status]:not([data-status=""])', { hasText: "Yes, book it" }).waitFor();
+
+  step("1.1: alice sees the reply with its quote live");
+  const aliceReply = msg(alice, "Yes, book it", ".other");
+  await aliceReply.locator(".quote .quote-sender", { hasText: "You" }).waitFor();
+  await aliceReply.locator(".quote .quote-text", { hasText: "book a table for 12:30?" }).waitFor();
+  await shot(bob, "09-bob-reply-quote.png");
+
+  step("1.1: alice edits her message (Escape first gives back her draft); bob sees it live");
+  const aliceA = msg(alice, "book a table for", ".own");
+  await alice.page.locator("#composer-input").fill("a draft");
+  await act(alice, aliceA, "edit");
+  await alice.page.locator("#composer-context:not([hidden])", { hasText: "Editing" }).waitFor();
+  if ((await alice.page.locator("#composer-input").inputValue()) !== "Shall we book a table for 12:30?") throw new Error("the composer does not hold the message to edit");
+  await alice.page.locator("#composer-input").press("Escape");
+  await alice.page.locator("#composer-context").waitFor({ state: "hidden" });
+  if ((await alice.page.locator("#composer-input").inputValue()) !== "a draft") throw new Error("cancelling the edit did not give back the draft");
+  await alice.page.locator("#composer-input").fill("");
+  await act(alice, aliceA, "edit");
+  await alice.page.locator("#composer-input").fill("Shall we book a table for 13:00?");
+  await shot(alice, "10-alice-editing.png");
+  await alice.page.keyboard.press("Enter");
+  await alice.page.locator("#composer-context").waitFor({ state: "hidden" });
+  await msg(alice, "table for 13:00?", ".own").locator(".meta .edited").waitFor();
+  if ((await alice.page.locator("#composer-input").inputValue()) !== "") throw new Error("the composer is not empty after the edit");
+  await msg(bob, "table for 13:00?", ".other").locator(".meta .edited", { hasText: "edited" }).waitFor();
+  await msg(bob, "table for 12:30?").waitFor({ state: "detached" });
+  // The quote is a copy taken when the reply was sent: it keeps the old text.
+  await bobReply.locator(".quote .quote-text", { hasText: "book a table for 12:30?" }).waitFor();
+
+  step("1.1: bob reacts 👍; alice sees the count live; her own reaction toggles");
+  const bobA2 = msg(bob, "table for 13:00?", ".other");
+  await act(bob, bobA2, "react");
+  await bobA2.locator(".picker button").first().waitFor();
+  await shot(bob, "11-bob-picker.png");
+  await bob.page.keyboard.press("ArrowRight");
+  await bobA2.locator('.picker button[data-emoji="❤️"]:focus').waitFor();
+  await bob.page.keyboard.press("Escape"); // closes the picker, focus back on React
+  await bobA2.locator(".picker").waitFor({ state: "detached" });
+  await bobA2.locator(".act-react:focus").waitFor();
+  await reactWith(bob, bobA2, "👍");
+  await reactionCount(bobA2, "👍", 1, true);
+  const aliceA2 = msg(alice, "table for 13:00?", ".own");
+  await reactionCount(aliceA2, "👍", 1, false);
+  await aliceA2.locator('.reaction[data-emoji="👍"]').click(); // alice adds hers
+  await reactionCount(aliceA2, "👍", 2, true);
+  await reactionCount(bobA2, "👍", 2, true);
+  await aliceA2.locator('.reaction[data-emoji="👍"]').click(); // and takes it back
+  await reactionCount(aliceA2, "👍", 1, false);
+  await reactionCount(bobA2, "👍", 1, true);
+  await reactWith(alice, aliceReply, "😂");
+  await reactionCount(msg(bob, "Yes, book it", ".own"), "😂", 1, false);
+  await shot(alice, "12-alice-edit-reactions.png");
+
+  step("1.1: alice deletes a message (after confirming); bob sees the placeholder");
+  await alice.page.locator("#composer-input").fill("Oops, wrong chat");
+  await alice.page.keyboard.press("Enter");
+  await msg(bob, "Oops, wrong chat", ".other").waitFor();
+  const aliceOops = msg(alice, "Oops, wrong chat", ".own");
+  await aliceOops.locator(".ticks:not(.pending)").waitFor();
+  await act(alice, aliceOops, "delete");
+  await alice.page.locator("#confirm-dialog[open]", { hasText: "Delete this message?" }).waitFor();
+  await alice.page.locator("#confirm-ok").click();
+  await alice.page.locator("#message-list .msg.own.deleted .text", { hasText: "Message deleted" }).waitFor();
+  await bob.page.locator("#message-list .msg.other.deleted .text", { hasText: "Message deleted" }).waitFor();
+  await msg(bob, "Oops, wrong chat").waitFor({ state: "detached" });
+  await convItem(bob, aliceName).locator(".preview", { hasText: "Message deleted" }).waitFor();
+  await shot(bob, "13-bob-deleted.png");
+
+  step("1.1: bob reloads and sees the edit, the reactions, the quote and the placeholder from history");
+  await bob.page.reload();
+  await bob.page.locator('#conn-state[data-state="open"]').waitFor();
+  await convItem(bob, aliceName).click();
+  const expectAfterReload = async () => {
+    await msg(bob, "table for 13:00?", ".other").locator(".meta .edited").waitFor();
+    await reactionCount(msg(bob, "table for 13:00?", ".other"), "👍", 1, true);
+    await msg(bob, "Yes, book it", ".own").locator(".quote .quote-text", { hasText: "book a table for 12:30?" }).waitFor();
+    await reactionCount(msg(bob, "Yes, book it", ".own"), "😂", 1, false);
+    await bob.page.locator("#message-list .msg.other.deleted .text", { hasText: "Message deleted" }).waitFor();
+    if (await msg(bob, "Oops, wrong chat").count()) throw new Error("a deleted message's text came back");
+  };
+  await expectAfterReload();
+  await shot(bob, "14-bob-after-reload.png");
+
+  step("1.1: bob is away (page closed) while alice edits, reacts and sends; he comes back to it all");
+  await bob.page.close();
+  await alice.page.locator("#conv-avatar .presence.offline").waitFor({ timeout: 30_000 });
+  await act(alice, msg(alice, "table for 13:00?", ".own"), "edit");
+  await alice.page.locator("#composer-input").fill("Shall we book a table for 13:30?");
+  await alice.page.keyboard.press("Enter");
+  await msg(alice, "table for 13:30?", ".own").locator(".meta .edited").waitFor();
+  await reactWith(alice, msg(alice, "Yes, book it", ".other"), "❤️");
+  await reactionCount(msg(alice, "Yes, book it", ".other"), "❤️", 1, true);
+  await alice.page.locator("#composer-input").fill("I booked it");
+  await alice.page.keyboard.press("Enter");
+  const booked = msg(alice, "I booked it", ".own");
+  await booked.locator(".ticks:not(.pending)").waitFor();
+  // ↑ in the empty composer edits her newest message.
+  await alice.page.locator("#composer-input").press("ArrowUp");
+  await alice.page.locator("#composer-context:not([hidden])", { hasText: "Editing" }).waitFor();
+  await alice.page.locator("#composer-input").fill("I booked it (window table)");
+  await alice.page.keyboard.press("Enter");
+  await msg(alice, "I booked it (window table)", ".own").locator(".meta .edited").waitFor();
+  await reactWith(alice, msg(alice, "I booked it (window table)", ".own"), "🎉");
+  await reactionCount(msg(alice, "I booked it (window table)", ".own"), "🎉", 1, true);
+
+  await openPage(bob);
+  await signIn(bob);
+  // Sync replayed the message sent meanwhile as it is now (edited), without counts, and the
+  // reaction frame after it: the model has them before the conversation is even opened.
+  await bob.page.waitForFunction(
+    ({ peer, body }) => {
+      const { store } = window.parley;
+      const c = store.dmWith(peer);
+      const m = c && [...c.messages.values()].find((x) => x.body === body);
+      return m && m.editedAt && m.reactions?.length === 1 && m.reactions[0].emoji === "🎉" && m.reactions[0].count === 1 && !m.reactions[0].mine;
+    },
+    { peer: aliceName, body: "I booked it (window table)" },
+  );
+  await convItem(bob, aliceName).locator(".preview", { hasText: "I booked it (window table)" }).waitFor();
+  await convItem(bob, aliceName).click();
+  await msg(bob, "table for 13:30?", ".other").locator(".meta .edited").waitFor();
+  await reactionCount(msg(bob, "table for 13:30?", ".other"), "👍", 1, true);
+  await reactionCount(msg(bob, "Yes, book it", ".own"), "❤️", 1, false);
+  await reactionCount(msg(bob, "Yes, book it", ".own"), "😂", 1, false);
+  await msg(bob, "I booked it (window table)", ".other").locator(".meta .edited").waitFor();
+  await reactionCount(msg(bob, "I booked it (window table)", ".other"), "🎉", 1, false);
+  await bob.page.locator("#message-list .msg.other.deleted").waitFor();
+  await shot(bob, "15-bob-back.png");
+
+  step("1.1: bob's client is stopped while alice changes more; after it reconnects nothing counts twice");
+  await bob.page.evaluate(() => window.parley.client.stop());
+  await alice.page.locator("#conv-avatar .presence.offline").waitFor({ timeout: 30_000 });
+  await act(alice, msg(alice, "I booked it (window table)", ".own"), "edit");
+  await alice.page.locator("#composer-input").fill("I booked it (window table, 2 people)");
+  await alice.page.keyboard.press("Enter");
+  await msg(alice, "window table, 2 people", ".own").locator(".meta .edited").waitFor();
+  await reactWith(alice, msg(alice, "table for 13:30?", ".own"), "👍");
+  await reactionCount(msg(alice, "table for 13:30?", ".own"), "👍", 2, true);
+  await bob.page.locator(".msg.other .text").getByText("I booked it (window table)", { exact: true }).waitFor(); // still the old text
+  await bob.page.evaluate(() => window.parley.client.start());
+  await bob.page.locator('#conn-state[data-state="open"]').waitFor();
+  await msg(bob, "window table, 2 people", ".other").locator(".meta .edited").waitFor();
+  await reactionCount(msg(bob, "table for 13:30?", ".other"), "👍", 2, true);
+  // Sync and the history reload both bring these changes: each counts once.
+  await bob.page.waitForTimeout(1500);
+  await reactionCount(msg(bob, "table for 13:30?", ".other"), "👍", 2, true);
+  await reactionCount(msg(bob, "window table, 2 people", ".other"), "🎉", 1, false);
+  await reactionCount(msg(bob, "Yes, book it", ".own"), "❤️", 1, false);
+  await reactionCount(msg(bob, "Yes, book it", ".own"), "😂", 1, false);
+  if ((await bob.page.locator("#message-list .msg").count()) !== (await alice.page.locator("#message-list .msg").count())) throw new Error("alice and bob show a different number of messages");
+  await shot(bob, "16-bob-reconnected.png");
+  await shot(alice, "17-alice-final.png");
 
   step("a reload keeps the conversation (history) and the read marks");
   await alice.page.reload();

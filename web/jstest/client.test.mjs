@@ -1,12 +1,13 @@
 // Unit tests of the browser client's protocol logic (static/js/protocol.js) and model
-// (static/js/store.js), with node:test. The WebSocket is a small fake, so each test can
+// (static/js/store.js), version 1.1's edits, deletes, reactions and replies included, with
+// node:test. The WebSocket is a small fake, so each test can
 // play the server's part frame by frame; the real server is exercised by e2e/chat.mjs.
 // Run: node --test web/jstest/   (web/js_test.go runs it from `go test`).
 
 import test from "node:test";
 import assert from "node:assert/strict";
 import { ParleyClient, backoffDelay, tokenSubject, Outbox } from "../static/js/protocol.js";
-import { ChatStore, DM, GROUP, draftId, pendingFor } from "../static/js/store.js";
+import { ChatStore, DM, GROUP, draftId, pendingFor, quoteOf, PREVIEW_CHARS } from "../static/js/store.js";
 
 // A token whose payload is {"sub":"alice"}; the signature is never checked client-side.
 const TOKEN = `x.${Buffer.from(JSON.stringify({ sub: "alice", exp: 9999999999 })).toString("base64url")}.y`;
@@ -55,7 +56,7 @@ function newClient(storage = new MemoryStorage()) {
   FakeSocket.all = [];
   const c = new ParleyClient({ url: "ws://test/ws", token: TOKEN, storage, WebSocket: FakeSocket });
   const events = [];
-  for (const type of ["ack", "message", "synced", "sendfailed", "servererror", "receipt"]) {
+  for (const type of ["ack", "message", "synced", "sendfailed", "servererror", "receipt", "edited", "deleted", "reaction"]) {
     c.addEventListener(type, (e) => events.push({ type, ...e.detail }));
   }
   return { c, events, storage };
@@ -222,6 +223,99 @@ test("requests in flight fail when the connection drops", async () => {
   c.stop();
 });
 
+// ---- version 1.1: edit, delete, react, replyTo -----------------------------------------
+
+test("edit, delete and react send their frames and resolve with the reply, which is also emitted", async () => {
+  const { c, events } = newClient();
+  c.start();
+  const ws = FakeSocket.all[0];
+  ws.open();
+  const strip = (f) => ({ ...f, requestId: undefined });
+
+  const edit = c.edit("g:1", "01A", "fixed");
+  const [e] = ws.frames("edit");
+  assert.deepEqual(strip(e), { action: "edit", conversationId: "g:1", messageId: "01A", body: "fixed", requestId: undefined });
+  const editReply = { type: "edited", requestId: e.requestId, conversationId: "g:1", messageId: "01A", eventId: "01E", body: "fixed", editedAt: 5 };
+  ws.deliver(editReply);
+  assert.deepEqual(await edit, editReply);
+
+  const del = c.delete("g:1", "01B");
+  const [d] = ws.frames("delete");
+  assert.deepEqual(strip(d), { action: "delete", conversationId: "g:1", messageId: "01B", requestId: undefined });
+  ws.deliver({ type: "deleted", requestId: d.requestId, conversationId: "g:1", messageId: "01B", eventId: "01F", at: 6 });
+  assert.equal((await del).eventId, "01F");
+
+  const add = c.react("g:1", "01A", "👍");
+  const remove = c.react("g:1", "01A", "🎉", "remove");
+  const [r1, r2] = ws.frames("react");
+  assert.deepEqual(strip(r1), { action: "react", conversationId: "g:1", messageId: "01A", emoji: "👍", state: "add", requestId: undefined });
+  assert.equal(r2.state, "remove");
+  ws.deliver({ type: "reaction", requestId: r1.requestId, conversationId: "g:1", messageId: "01A", eventId: "01G", userId: "alice", emoji: "👍", state: "add", at: 7 });
+  // A remove of a reaction we do not have changes nothing: no eventId.
+  ws.deliver({ type: "reaction", requestId: r2.requestId, conversationId: "g:1", messageId: "01A", userId: "alice", emoji: "🎉", state: "remove", at: 7 });
+  assert.equal((await add).eventId, "01G");
+  assert.equal((await remove).eventId, undefined);
+
+  // Events of other connections' changes (no requestId) are emitted the same way.
+  ws.deliver({ type: "reaction", conversationId: "g:1", messageId: "01A", eventId: "01H", userId: "bob", emoji: "👍", state: "add", at: 8 });
+  assert.deepEqual(events.filter((x) => ["edited", "deleted", "reaction"].includes(x.type)).map((x) => [x.type, x.eventId, !!x.requestId]), [
+    ["edited", "01E", true],
+    ["deleted", "01F", true],
+    ["reaction", "01G", true],
+    ["reaction", undefined, true],
+    ["reaction", "01H", false],
+  ]);
+  assert.equal(events.filter((x) => x.type === "servererror").length, 0);
+  c.stop();
+});
+
+test("a refused edit, delete or react rejects with the code and action", async () => {
+  const { c, events } = newClient();
+  c.start();
+  const ws = FakeSocket.all[0];
+  ws.open();
+  const edit = c.edit("g:1", "01A", "x");
+  const del = c.delete("g:1", "01A");
+  const react = c.react("g:1", "01A", "not an emoji");
+  ws.deliver({ type: "error", requestId: ws.frames("edit")[0].requestId, action: "edit", code: "forbidden", message: "not yours" });
+  ws.deliver({ type: "error", requestId: ws.frames("delete")[0].requestId, action: "delete", code: "not_found", message: "gone" });
+  ws.deliver({ type: "error", requestId: ws.frames("react")[0].requestId, action: "react", code: "bad_request", message: "emoji" });
+  await assert.rejects(edit, (err) => err.code === "forbidden" && err.action === "edit");
+  await assert.rejects(del, (err) => err.code === "not_found" && err.action === "delete");
+  await assert.rejects(react, (err) => err.code === "bad_request" && err.action === "react");
+  assert.equal(events.filter((x) => x.type === "servererror").length, 0);
+  c.stop();
+});
+
+test("send carries replyTo (not the local quote), also when resent after a reconnect", () => {
+  const { c, events } = newClient();
+  c.start();
+  const ws1 = FakeSocket.all[0];
+  ws1.open();
+  const quote = { messageId: "01A", senderId: "bob", preview: "lunch?" };
+  const entry = c.send({ conversationId: "g:1", body: "yes!", replyTo: "01A", quote });
+  const plain = c.send({ conversationId: "g:1", body: "no reply" });
+  const [s1, s2] = ws1.frames("send");
+  assert.equal(s1.replyTo, "01A");
+  assert.equal(s1.quote, undefined, "the quote stays local");
+  assert.equal("replyTo" in s2, false);
+  assert.deepEqual(c.outbox.get(entry.clientMsgId).quote, quote);
+  ws1.close(1006);
+  c.reconnectNow();
+  const ws2 = FakeSocket.all[1];
+  ws2.open();
+  const again = ws2.frames("send");
+  assert.deepEqual(again.map((f) => [f.clientMsgId, f.replyTo]), [
+    [entry.clientMsgId, "01A"],
+    [plain.clientMsgId, undefined],
+  ]);
+  // A reply to a message that does not exist fails for good; the event says it was a reply.
+  ws2.deliver({ type: "error", requestId: again[0].requestId, action: "send", code: "not_found", message: "no such message" });
+  const failed = events.filter((x) => x.type === "sendfailed");
+  assert.deepEqual(failed.map((x) => [x.clientMsgId, x.replyTo]), [[entry.clientMsgId, "01A"]]);
+  c.stop();
+});
+
 // ---- store ------------------------------------------------------------------------------
 
 const msg = (id, sender = "bob", conv = "dm:alice:bob") => ({ conversationId: conv, messageId: id, senderId: sender, body: `m${id}`, createdAt: Number.parseInt(id, 36) });
@@ -350,4 +444,178 @@ test("an idle connection sends keepalives, a busy one none, and no heartbeats", 
   assert.equal(ws.frames("keepalive").length, before, "keepalives while frames were sent");
   assert.equal(ws.frames("heartbeat").length, 0);
   c.stop();
+});
+
+// ---- store: version 1.1 changes -----------------------------------------------------------
+
+const G = "g:1";
+const change = (type, messageId, eventId, fields = {}) => ({ type, conversationId: G, messageId, eventId, ...fields });
+const edit = (messageId, eventId, body) => change("edited", messageId, eventId, { body, editedAt: Number.parseInt(eventId, 36) });
+const del = (messageId, eventId) => change("deleted", messageId, eventId, { at: 1 });
+const react = (messageId, eventId, userId, emoji, state = "add") => change("reaction", messageId, eventId, { userId, emoji, state, at: 1 });
+
+function groupStore() {
+  const s = new ChatStore("alice");
+  s.conversation({ conversationId: G, kind: GROUP, name: "G", members: ["alice", "bob", "carol"] });
+  return s;
+}
+const get = (s, id) => s.get(G).messages.get(id);
+const counts = (s, id) => (get(s, id).reactions || []).map((r) => `${r.emoji}${r.count}${r.mine ? "*" : ""}`);
+
+test("edits apply by eventId: once, and an older edit arriving late changes nothing", () => {
+  const s = groupStore();
+  s.addMessage(msg("10", "bob", G));
+  s.edited(edit("10", "12", "second"));
+  assert.equal(get(s, "10").body, "second");
+  assert.equal(get(s, "10").editedAt, Number.parseInt("12", 36));
+  s.edited(edit("10", "11", "first")); // older, arrived after
+  assert.equal(get(s, "10").body, "second");
+  s.edited(edit("10", "12", "second")); // the same again (live and from sync)
+  s.edited(edit("10", "13", "third"));
+  assert.equal(get(s, "10").body, "third");
+  assert.equal(get(s, "10").lastEventId, "13");
+  assert.equal(s.get(G).lastMessage.body, "third", "the conversation list shows the edit");
+});
+
+test("a delete leaves a placeholder without body, for good; a late edit does not bring it back", () => {
+  const s = groupStore();
+  s.addMessage(msg("10", "bob", G));
+  s.edited(edit("10", "11", "edited"));
+  s.deleted(del("10", "13"));
+  const m = get(s, "10");
+  assert.equal(m.deleted, true);
+  assert.equal("body" in m, false);
+  assert.equal(m.editedAt, undefined);
+  s.edited(edit("10", "12", "late edit"));
+  s.edited(edit("10", "14", "after"));
+  assert.equal(get(s, "10").deleted, true);
+  assert.equal("body" in get(s, "10"), false);
+  s.deleted(del("10", "13")); // again: nothing changes
+  assert.deepEqual(s.get(G).ordered().map((x) => x.messageId), ["10"], "it keeps its place");
+  // A message frame of the message (sync's replayed window) does not undelete it either.
+  s.addMessage({ ...msg("10", "bob", G), lastEventId: "12" });
+  assert.equal(get(s, "10").deleted, true);
+});
+
+test("reactions: history counts, then events by eventId; mine follows our own", () => {
+  const s = groupStore();
+  s.history({
+    conversationId: G,
+    messages: [{ ...msg("10", "bob", G), lastEventId: "15", reactions: [{ emoji: "👍", count: 2, mine: true }, { emoji: "🎉", count: 1, mine: false }] }],
+  });
+  assert.deepEqual(counts(s, "10"), ["👍2*", "🎉1"]);
+  s.reaction(react("10", "16", "carol", "👍"));
+  s.reaction(react("10", "16", "carol", "👍")); // the same event twice
+  assert.deepEqual(counts(s, "10"), ["👍3*", "🎉1"]);
+  s.reaction(react("10", "17", "alice", "👍", "remove"));
+  assert.deepEqual(counts(s, "10"), ["👍2", "🎉1"]);
+  s.reaction(react("10", "18", "bob", "🎉", "remove"));
+  assert.deepEqual(counts(s, "10"), ["👍2"], "an emoji without reactions goes");
+  s.reaction(react("10", "19", "alice", "❤️"));
+  assert.deepEqual(counts(s, "10"), ["👍2", "❤️1*"]);
+  // A reply that changed nothing has no eventId and is ignored.
+  s.reaction({ ...react("10", undefined, "alice", "❤️") });
+  assert.deepEqual(counts(s, "10"), ["👍2", "❤️1*"]);
+});
+
+test("changes at or below the lastEventId of the history snapshot are skipped", () => {
+  const s = groupStore();
+  s.history({ conversationId: G, messages: [{ ...msg("10", "bob", G), body: "v2", editedAt: 3, lastEventId: "15", reactions: [{ emoji: "👍", count: 1, mine: false }] }] });
+  s.edited(edit("10", "12", "v1")); // folded into the snapshot already
+  s.reaction(react("10", "14", "bob", "👍")); // counted in the snapshot
+  s.reaction(react("10", "15", "carol", "😂"));
+  assert.equal(get(s, "10").body, "v2");
+  assert.deepEqual(counts(s, "10"), ["👍1"]);
+  s.edited(edit("10", "16", "v3"));
+  s.reaction(react("10", "17", "carol", "👍"));
+  assert.equal(get(s, "10").body, "v3");
+  assert.deepEqual(counts(s, "10"), ["👍2"]);
+});
+
+test("a message replayed by sync has no counts: the reaction frames after it build them", () => {
+  const s = groupStore();
+  // The replayed message folds every change in (lastEventId is its last reaction) but
+  // carries no reaction counts; the changes follow it in the replay.
+  s.addMessage({ ...msg("10", "bob", G), body: "latest", editedAt: 4, lastEventId: "14" });
+  s.edited(edit("10", "11", "latest"));
+  s.reaction(react("10", "12", "carol", "👍"));
+  s.reaction(react("10", "13", "alice", "👍"));
+  s.reaction(react("10", "14", "carol", "❤️"));
+  assert.equal(get(s, "10").body, "latest");
+  assert.deepEqual(counts(s, "10"), ["👍2*", "❤️1"]);
+  // The same replay again (a second sync, or the live copies) changes nothing.
+  for (const id of ["12", "13"]) s.reaction(react("10", id, id === "12" ? "carol" : "alice", "👍"));
+  assert.deepEqual(counts(s, "10"), ["👍2*", "❤️1"]);
+  // Then the conversation is opened: history replaces the counts as of its lastEventId.
+  s.history({ conversationId: G, messages: [{ ...msg("10", "bob", G), body: "latest", editedAt: 4, lastEventId: "14", reactions: [{ emoji: "👍", count: 2, mine: true }, { emoji: "❤️", count: 1, mine: false }] }] });
+  assert.deepEqual(counts(s, "10"), ["👍2*", "❤️1"]);
+});
+
+test("a history page older than events already applied keeps them; a newer one replaces them", () => {
+  const s = groupStore();
+  s.addMessage(msg("10", "bob", G));
+  s.reaction(react("10", "12", "bob", "👍"));
+  s.reaction(react("10", "14", "carol", "👍"));
+  s.edited(edit("10", "15", "new"));
+  // A page read before 14 and 15 (its lastEventId is 12) arrives now.
+  s.history({ conversationId: G, messages: [{ ...msg("10", "bob", G), lastEventId: "12", reactions: [{ emoji: "👍", count: 1, mine: false }] }] });
+  assert.deepEqual(counts(s, "10"), ["👍2"]);
+  assert.equal(get(s, "10").body, "new");
+  // A page read after a change we missed (16: carol removed hers).
+  s.history({ conversationId: G, messages: [{ ...msg("10", "bob", G), body: "new", editedAt: 9, lastEventId: "16", reactions: [{ emoji: "👍", count: 1, mine: false }] }] });
+  assert.deepEqual(counts(s, "10"), ["👍1"]);
+  s.reaction(react("10", "14", "carol", "👍")); // a late copy of an event the page includes
+  assert.deepEqual(counts(s, "10"), ["👍1"]);
+  // An even older page cannot take the counts back.
+  s.history({ conversationId: G, messages: [{ ...msg("10", "bob", G), lastEventId: "12", reactions: [{ emoji: "👍", count: 1, mine: false }] }] });
+  assert.deepEqual(counts(s, "10"), ["👍1"]);
+  // A page that shows an edit or a delete we missed updates the message.
+  s.history({ conversationId: G, messages: [{ ...msg("10", "bob", G), deleted: true, body: undefined, lastEventId: "17" }] });
+  assert.equal(get(s, "10").deleted, true);
+});
+
+test("changes of a message not loaded yet apply when it comes", () => {
+  const s = groupStore();
+  s.reaction(react("10", "12", "bob", "👍"));
+  s.edited(edit("10", "13", "edited"));
+  s.reaction(react("99", "14", "bob", "👍")); // never loaded: nothing breaks
+  // The page was read before the changes (no lastEventId).
+  s.history({ conversationId: G, messages: [msg("10", "bob", G)] });
+  assert.deepEqual(counts(s, "10"), ["👍1"]);
+  assert.equal(get(s, "10").body, "edited");
+  assert.equal(s.get(G).orphans.length, 1);
+  // Changes of a conversation we do not know are dropped.
+  assert.equal(s.reaction({ ...react("10", "15", "bob", "👍"), conversationId: "g:unknown" }), undefined);
+});
+
+test("replyTo: the quote of a message, and the server's replacing the local one", () => {
+  const long = "x".repeat(PREVIEW_CHARS + 20);
+  const s = groupStore();
+  s.addMessage({ ...msg("10", "bob", G), body: `${"😀".repeat(PREVIEW_CHARS)}tail` });
+  const q = quoteOf(get(s, "10"));
+  assert.deepEqual({ ...q, preview: Array.from(q.preview).length }, { messageId: "10", senderId: "bob", preview: PREVIEW_CHARS });
+  assert.equal(quoteOf({ messageId: "1", senderId: "b", body: long }).preview.length, PREVIEW_CHARS);
+  assert.equal(quoteOf({ messageId: "1", senderId: "b", deleted: true }).preview, "");
+  // Our reply, first from the ack (local quote), then its message event (the server's).
+  s.addMessage({ conversationId: G, messageId: "11", senderId: "alice", body: "yes", createdAt: 2, replyTo: { messageId: "10", senderId: "bob", preview: "local" } });
+  s.addMessage({ conversationId: G, messageId: "11", senderId: "alice", body: "yes", createdAt: 2, replyTo: { messageId: "10", senderId: "bob", preview: "server" } });
+  assert.equal(get(s, "11").replyTo.preview, "server");
+  // Deleting the quoted message does not change the quote.
+  s.deleted(del("10", "12"));
+  assert.equal(get(s, "11").replyTo.preview, "server");
+});
+
+test("the conversation list's last message follows edits and deletes", () => {
+  const s = new ChatStore("alice");
+  s.listed({ conversationId: G, kind: GROUP, name: "G", memberCount: 3, lastMessage: { ...msg("10", "bob", G), body: "old" }, unread: 1 });
+  s.edited(edit("10", "11", "new"));
+  assert.equal(s.get(G).lastMessage.body, "new");
+  s.deleted(del("10", "12"));
+  assert.equal(s.get(G).lastMessage.deleted, true);
+  // Once the message is loaded, a later listing folds into it.
+  const t = new ChatStore("alice");
+  t.addMessage({ ...msg("10", "bob", G), body: "old" });
+  t.listed({ conversationId: G, kind: GROUP, name: "G", memberCount: 3, lastMessage: { ...msg("10", "bob", G), body: "newer", editedAt: 5, lastEventId: "11" }, unread: 0 });
+  assert.equal(t.get(G).messages.get("10").body, "newer");
+  assert.equal(t.get(G).lastMessage, t.get(G).messages.get("10"));
 });

@@ -4,7 +4,8 @@
 // ChatContext (context.js) passed to each of them.
 //
 // The views: login.js (sign-in), conversation-list.js (the sidebar), message-pane.js (the open
-// conversation and its history), composer.js (writing and typing), new-conversation.js and
+// conversation and its history, reactions and the message actions), composer.js (writing,
+// typing, replying and editing), new-conversation.js and
 // group-dialogs.js (the dialogs). receipts.js reports what was delivered and read; toast.js
 // shows errors.
 
@@ -25,12 +26,16 @@ import { setupGroupDialogs } from "./group-dialogs.js";
 const ctx = new ChatContext({ render, renderNow });
 const receipts = new Receipts(ctx);
 const list = new ConversationList(ctx, { onOpen: openConversation });
-const pane = new MessagePane(ctx, receipts, { onBack: closeConversation });
 const composer = new Composer(ctx, {
   onSent: () => {
     pane.stickToBottom = true;
     render();
   },
+});
+const pane = new MessagePane(ctx, receipts, {
+  onBack: closeConversation,
+  onReply: (c, m) => composer.startReply(c, m),
+  onEdit: (c, m) => composer.startEdit(c, m),
 });
 
 let convRefreshTimer = null;
@@ -56,7 +61,8 @@ function startChat(session) {
   client.addEventListener("message", (e) => onMessage(e.detail.message));
   client.addEventListener("ack", (e) => onAck(e.detail));
   client.addEventListener("sendfailed", (e) => {
-    toast(`Message not sent: ${describe(e.detail)}`);
+    const gone = e.detail.code === "not_found" && e.detail.replyTo;
+    toast(`Message not sent: ${gone ? "the message it replies to does not exist." : describe(e.detail)}`);
     render();
   });
   client.addEventListener("outbox", render);
@@ -74,6 +80,7 @@ function startChat(session) {
     render();
   });
   client.addEventListener("conversation", (e) => onConversation(e.detail.conversation));
+  for (const type of ["edited", "deleted", "reaction"]) client.addEventListener(type, (e) => onChange(type, e.detail));
   client.addEventListener("servererror", (e) => toast(describe(e.detail)));
   client.start();
   // For the console and the browser test: the live client and model.
@@ -87,6 +94,7 @@ function signOut() {
   ctx.store = null;
   ctx.activeId = "";
   clearSession();
+  composer.clear();
   pane.clear();
   list.clear();
   showLogin();
@@ -148,7 +156,7 @@ function onMessage(m) {
   if (isNew) {
     c.activity = Date.now();
     receipts.queueDelivered(c, m.messageId);
-    if (m.senderId !== store.me && !(c.id === ctx.activeId && conversationVisible())) {
+    if (m.senderId !== store.me && !m.deleted && !(c.id === ctx.activeId && conversationVisible())) {
       if (!c.readSent || m.messageId > c.readSent) c.unread = Math.min(100, c.unread + 1);
     }
   }
@@ -167,12 +175,28 @@ function onAck(ack) {
     refreshConversationsSoon();
   }
   const c = store.ensure(ack.conversationId);
-  // The message event may come before or after the ack; whichever is first adds the message.
-  if (entry && store.addMessage({ conversationId: ack.conversationId, messageId: ack.messageId, senderId: store.me, body: entry.body, createdAt: ack.createdAt, clientMsgId: ack.clientMsgId })) {
+  // The message event may come before or after the ack; whichever is first adds the message
+  // (with the quote shown while it was sent; the message event brings the server's).
+  const m = { conversationId: ack.conversationId, messageId: ack.messageId, senderId: store.me, body: entry?.body, createdAt: ack.createdAt, clientMsgId: ack.clientMsgId };
+  if (entry?.quote && !c.messages.has(ack.messageId)) m.replyTo = entry.quote;
+  if (entry && store.addMessage(m)) {
     c.activity = Date.now();
   }
   receipts.queueDelivered(c, ack.messageId);
   receipts.markReadIfVisible();
+  render();
+}
+
+/**
+ * onChange applies an edited, deleted or reaction frame (an event, or the reply to our own
+ * change). Like a message, a change is a position in the timeline: reporting it delivered
+ * keeps the next sync from replaying it.
+ */
+function onChange(type, ev) {
+  if (!ev?.conversationId || !ev.messageId) return;
+  const c = ctx.store[type](ev);
+  if (!c) return;
+  if (ev.eventId) receipts.queueDelivered(c, ev.eventId);
   render();
 }
 
@@ -250,6 +274,7 @@ function renderNow() {
     }
   }
   list.render();
+  composer.render();
   pane.render();
 }
 

@@ -16,6 +16,12 @@ export class ChatContext {
     this.store = null;
     /** The id of the open conversation; "" when none is open. */
     this.activeId = "";
+    /**
+     * What the composer is doing besides writing a new message: null, a reply
+     * {kind: "reply", conversationId, messageId, quote} or an edit {kind: "edit",
+     * conversationId, messageId}. Set by the composer; the message pane marks the message.
+     */
+    this.composing = null;
     this.render = render;
     this.renderNow = renderNow;
   }

@@ -48,7 +48,7 @@ export class ConversationList {
     if (pend.length && (!last || pend[pend.length - 1].createdAt >= last.createdAt)) return { text: `You: ${pend[pend.length - 1].body}` };
     if (!last) return { text: c.draft ? "New conversation" : c.kind === GROUP ? `${c.memberCount || c.members?.length || 0} members` : "No messages yet" };
     const who = last.senderId === store.me ? "You: " : c.kind === GROUP ? `${last.senderId}: ` : "";
-    return { text: who + (last.body ?? ""), time: last.createdAt };
+    return { text: who + (last.deleted ? "Message deleted" : (last.body ?? "")), time: last.createdAt };
   }
 
   /** render brings the list up to date with the store. */

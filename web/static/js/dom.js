@@ -1,5 +1,6 @@
 // DOM helpers the views share: element lookup by id, the node cache that lets a render
-// rebuild only what changed, and whether the user can see the open conversation.
+// rebuild only what changed, whether the user can see the open conversation, and the
+// confirmation dialog.
 
 /** $ returns the element with the given id. */
 export const $ = (id) => document.getElementById(id);
@@ -45,4 +46,18 @@ export function conversationVisible() {
   if (document.visibilityState !== "visible" || !document.hasFocus()) return false;
   // On a phone-sized screen the pane shows only when a conversation is open.
   return !$("pane-conv").hidden;
+}
+
+/**
+ * confirmAction asks in the confirmation dialog; it resolves true when the user chose the
+ * action (whose button says ok), false when they cancelled.
+ */
+export function confirmAction({ title, text, ok }) {
+  const cd = $("confirm-dialog");
+  $("confirm-title").textContent = title;
+  $("confirm-text").textContent = text;
+  $("confirm-ok").textContent = ok;
+  cd.returnValue = "";
+  cd.showModal();
+  return new Promise((resolve) => cd.addEventListener("close", () => resolve(cd.returnValue === "ok"), { once: true }));
 }

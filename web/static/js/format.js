@@ -91,19 +91,34 @@ export function paintAvatar(el, name, group = false) {
 }
 
 function groupIcon() {
+  return icon("M9 11a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7zm7.5 0a3 3 0 1 0 0-6M2.5 20c.6-3.6 3.2-5.5 6.5-5.5s5.9 1.9 6.5 5.5m1.5-5.3c2.6.3 4.3 2 4.8 5.3");
+}
+
+/** icon builds a decorative 24×24 line icon (hidden from screen readers) from a path. */
+export function icon(d) {
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("viewBox", "0 0 24 24");
   svg.setAttribute("aria-hidden", "true");
   const p = document.createElementNS(ns, "path");
-  p.setAttribute("d", "M9 11a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7zm7.5 0a3 3 0 1 0 0-6M2.5 20c.6-3.6 3.2-5.5 6.5-5.5s5.9 1.9 6.5 5.5m1.5-5.3c2.6.3 4.3 2 4.8 5.3");
+  p.setAttribute("d", d);
   p.setAttribute("fill", "none");
   p.setAttribute("stroke", "currentColor");
   p.setAttribute("stroke-width", "1.8");
   p.setAttribute("stroke-linecap", "round");
+  p.setAttribute("stroke-linejoin", "round");
   svg.append(p);
   return svg;
 }
+
+/** The line icons of the message actions (paths for icon). */
+export const ICONS = {
+  react: "M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18zM8.5 14.2c.9 1.3 2.1 1.9 3.5 1.9s2.6-.6 3.5-1.9M9 9.6v.1M15 9.6v.1",
+  reply: "M10 7.5 5 12l5 4.5M5.5 12H14a5 5 0 0 1 5 5v1.5",
+  edit: "M4.5 19.5h3.8L18.6 9.2a2.2 2.2 0 0 0-3.8-3.8L4.5 15.7zM13.6 6.6l3.8 3.8",
+  delete: "M4.5 7h15M9.5 7V4.8h5V7M6.8 7l.9 12.2h8.6l.9-12.2M10.3 10.8v4.8M13.7 10.8v4.8",
+  close: "M6.5 6.5l11 11M17.5 6.5l-11 11",
+};
 
 /** parseUsers splits "bob, carol dave" into valid, distinct user ids; it throws on a bad one. */
 export function parseUsers(text, me) {

@@ -2,7 +2,7 @@
 // the group. Both buttons sit in the conversation pane's header, shown for groups only.
 
 import { parseUsers } from "./format.js";
-import { $ } from "./dom.js";
+import { $, confirmAction } from "./dom.js";
 import { toast, describe } from "./toast.js";
 
 /** setupGroupDialogs wires both actions to the open conversation of a ChatContext. */
@@ -29,29 +29,19 @@ export function setupGroupDialogs(ctx) {
       $("add-error").hidden = false;
     }
   });
-  $("leave").addEventListener("click", () => {
+  $("leave").addEventListener("click", async () => {
     const c = ctx.store.get(ctx.activeId);
     if (!c) return;
-    const cd = $("confirm-dialog");
-    $("confirm-title").textContent = `Leave “${ctx.store.title(c)}”?`;
-    $("confirm-text").textContent = "You will stop receiving its messages. A member can add you back.";
-    cd.returnValue = "";
-    cd.showModal();
-    cd.addEventListener(
-      "close",
-      async () => {
-        if (cd.returnValue !== "ok") return;
-        try {
-          await ctx.client.leave(c.id);
-          ctx.store.convs.delete(c.id);
-          if (ctx.activeId === c.id) ctx.activeId = "";
-          $("app").classList.remove("pane-open");
-          ctx.render();
-        } catch (err) {
-          toast(`Could not leave: ${describe(err)}`);
-        }
-      },
-      { once: true },
-    );
+    const ok = await confirmAction({ title: `Leave “${ctx.store.title(c)}”?`, text: "You will stop receiving its messages. A member can add you back.", ok: "Leave" });
+    if (!ok) return;
+    try {
+      await ctx.client.leave(c.id);
+      ctx.store.convs.delete(c.id);
+      if (ctx.activeId === c.id) ctx.activeId = "";
+      $("app").classList.remove("pane-open");
+      ctx.render();
+    } catch (err) {
+      toast(`Could not leave: ${describe(err)}`);
+    }
   });
 }

@@ -2,24 +2,38 @@
 // indicator, the messages grouped by day and sender with their sent / delivered / read
 // marks, the sends still in the outbox, and history paging as the user scrolls up. It keeps
 // the view at the newest message unless the user has scrolled away ("jump" brings it back).
+//
+// Version 1.1: each message shows the quote it answers (a click shows the message quoted),
+// "edited", or the "Message deleted" placeholder, and its reactions, one button per emoji
+// with its count that toggles ours. Its actions appear on hover or focus: React (a small
+// picker), Reply, and on our own messages Edit and Delete. Reply and Edit hand over to the
+// composer (onReply, onEdit); delete asks first.
 
 import { DisconnectedError } from "./protocol.js";
 import { DM, GROUP, pendingFor } from "./store.js";
-import { h, clock, dayLabel, sameDay, lastSeen, paintAvatar, hue } from "./format.js";
-import { $, NodeCache, setChildren } from "./dom.js";
+import { h, clock, dayLabel, sameDay, lastSeen, paintAvatar, hue, icon, ICONS } from "./format.js";
+import { $, NodeCache, setChildren, confirmAction } from "./dom.js";
 import { toast, describe } from "./toast.js";
 
 /** Messages closer together than this from the same sender share one group. */
 const GROUP_GAP_MS = 5 * 60_000;
 
+/** The reactions the picker offers. */
+export const REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🎉"];
+
 /**
  * MessagePane renders the open conversation of a ChatContext and loads its history; it
- * reports what it loads to receipts (a Receipts). onBack closes the conversation.
+ * reports what it loads to receipts (a Receipts). onBack closes the conversation;
+ * onReply(c, m) and onEdit(c, m) start a reply to or an edit of message m of c.
  */
 export class MessagePane {
-  constructor(ctx, receipts, { onBack }) {
+  constructor(ctx, receipts, { onBack, onReply, onEdit }) {
     this.ctx = ctx;
     this.receipts = receipts;
+    this.onReply = onReply;
+    this.onEdit = onEdit;
+    this.pickerFor = ""; // messageId whose reaction picker is open
+    this.focusNext = ""; // a selector to focus in the message list after the next render
     this.nodes = new NodeCache(); // message key -> {sig, el}
     this.loadingHistory = new Set(); // ids of the conversations whose history is being fetched
     // ids of the conversations scrolled to the top while their first page was loading
@@ -40,6 +54,68 @@ export class MessagePane {
       const list = $("messages");
       list.scrollTo({ top: list.scrollHeight, behavior: "smooth" });
     });
+    // The picker closes on Escape (focus goes back to its React button) and on a click
+    // elsewhere; ← and → move between its emojis.
+    $("message-list").addEventListener("keydown", (ev) => {
+      if (ev.key === "Escape" && this.pickerFor) {
+        ev.preventDefault();
+        this.closePicker(true);
+      } else if ((ev.key === "ArrowLeft" || ev.key === "ArrowRight") && ev.target.closest?.(".picker")) {
+        ev.preventDefault();
+        const buttons = [...ev.target.closest(".picker").querySelectorAll("button")];
+        const i = buttons.indexOf(ev.target) + (ev.key === "ArrowRight" ? 1 : -1);
+        buttons[(i + buttons.length) % buttons.length].focus();
+      }
+    });
+    document.addEventListener("click", (ev) => {
+      if (this.pickerFor && !ev.target.closest?.(".picker, .act-react")) this.closePicker(false);
+    });
+  }
+
+  openPicker(m) {
+    this.pickerFor = this.pickerFor === m.messageId ? "" : m.messageId;
+    this.focusNext = this.pickerFor ? `.msg[data-id="${m.messageId}"] .picker button` : `.msg[data-id="${m.messageId}"] .act-react`;
+    this.ctx.renderNow();
+  }
+
+  closePicker(refocus) {
+    const id = this.pickerFor;
+    this.pickerFor = "";
+    if (refocus) this.focusNext = `.msg[data-id="${id}"] .act-react`;
+    this.ctx.renderNow();
+  }
+
+  /** toggleReaction adds our reaction emoji to m, or removes it when we have it. */
+  async toggleReaction(c, m, emoji) {
+    const mine = (m.reactions || []).some((r) => r.emoji === emoji && r.mine);
+    try {
+      await this.ctx.client.react(c.id, m.messageId, emoji, mine ? "remove" : "add");
+    } catch (err) {
+      toast(`Reaction not saved: ${describe(err)}`);
+    }
+  }
+
+  async deleteMessage(c, m) {
+    const ok = await confirmAction({ title: "Delete this message?", text: "It is deleted for everyone in the conversation. This cannot be undone.", ok: "Delete" });
+    if (!ok) return;
+    try {
+      await this.ctx.client.delete(c.id, m.messageId);
+    } catch (err) {
+      toast(`Not deleted: ${describe(err)}`);
+    }
+  }
+
+  /** showMessage scrolls to a loaded message and highlights it for a moment (a quote's target). */
+  showMessage(messageId) {
+    const el = $("message-list").querySelector(`.msg[data-id="${CSS.escape(messageId)}"]`);
+    if (!el) {
+      toast("That message is further back in the history.", "info");
+      return;
+    }
+    el.scrollIntoView({ block: "center", behavior: "smooth" });
+    el.classList.remove("flash");
+    void el.offsetWidth; // restart the animation
+    el.classList.add("flash");
   }
 
   /** clear empties the pane and forgets its cached nodes (on sign-out). */
@@ -134,26 +210,16 @@ export class MessagePane {
       const label = dayLabel(t);
       nodes.push(this.nodes.node(`d:${new Date(t).toDateString()}`, label, () => h("div", { class: "day" }, h("span", {}, label))));
     };
+    const composing = this.ctx.composing;
     for (const m of msgs) {
       if (!prev || !sameDay(prev.createdAt, m.createdAt)) pushDay(m.createdAt);
       const own = m.senderId === store.me;
       const first = !prev || prev.senderId !== m.senderId || m.createdAt - prev.createdAt > GROUP_GAP_MS || !sameDay(prev.createdAt, m.createdAt);
       const st = own ? store.status(c, m) : null;
-      const sig = JSON.stringify([first, st, m.body, c.kind]);
-      nodes.push(
-        this.nodes.node(`m:${m.messageId}`, sig, () => {
-          const meta = h("span", { class: "meta" }, h("time", { datetime: new Date(m.createdAt).toISOString(), title: new Date(m.createdAt).toLocaleString() }, clock(m.createdAt)));
-          if (own) {
-            if (c.kind === GROUP && st.readBy > 0) meta.append(h("span", { class: "read-by" }, st.readBy >= st.others ? "read by all" : `read by ${st.readBy}`));
-            meta.append(ticks(st.mark));
-          }
-          return h(
-            "div",
-            { class: `msg ${own ? "own" : "other"}${first ? " first" : ""}`, dataset: { id: m.messageId, status: st?.mark || "" } },
-            h("div", { class: "bubble" }, c.kind === GROUP && !own && first ? h("div", { class: "sender", style: { "--hue": String(hue(m.senderId)) } }, m.senderId) : null, h("span", { class: "text" }, m.body ?? ""), meta),
-          );
-        }),
-      );
+      const picking = this.pickerFor === m.messageId;
+      const marked = composing?.messageId === m.messageId ? composing.kind : "";
+      const sig = JSON.stringify([first, st, m.body, m.deleted, m.editedAt, m.replyTo, m.reactions, c.kind, picking, marked]);
+      nodes.push(this.nodes.node(`m:${m.messageId}`, sig, () => this.messageNode(c, m, { own, first, st, picking, marked })));
       seen.add(m.clientMsgId);
       prev = m;
     }
@@ -168,9 +234,14 @@ export class MessagePane {
             { class: `msg own pending${first ? " first" : ""}`, dataset: { clientMsgId: e.clientMsgId } },
             h(
               "div",
-              { class: "bubble" },
-              h("span", { class: "text" }, e.body),
-              h("span", { class: "meta" }, h("time", {}, clock(e.createdAt)), h("span", { class: "ticks pending", title: "Sending", "aria-label": "Sending" })),
+              { class: "bubble-wrap" },
+              h(
+                "div",
+                { class: "bubble" },
+                e.quote ? quoteNode(e.quote, store.me) : null,
+                h("span", { class: "text" }, e.body),
+                h("span", { class: "meta" }, h("time", {}, clock(e.createdAt)), h("span", { class: "ticks pending", title: "Sending", "aria-label": "Sending" })),
+              ),
             ),
           ),
         ),
@@ -181,7 +252,121 @@ export class MessagePane {
     if (atBottom) list.scrollTop = list.scrollHeight;
     this.stickToBottom = false;
     $("jump").hidden = atBottom || list.scrollHeight - list.scrollTop - list.clientHeight < 200;
+    if (this.focusNext) {
+      const el = $("message-list").querySelector(this.focusNext);
+      this.focusNext = "";
+      if (el) {
+        el.focus();
+        el.scrollIntoView({ block: "nearest" });
+      }
+    }
   }
+
+  /**
+   * messageNode builds message m of c: the bubble (sender in groups, quote, text or the
+   * deleted placeholder, "edited", time and marks), its reactions, the picker when open,
+   * and its actions.
+   */
+  messageNode(c, m, { own, first, st, picking, marked }) {
+    const { store } = this.ctx;
+    const created = new Date(m.createdAt);
+    const meta = h("span", { class: "meta" });
+    if (m.editedAt && !m.deleted) meta.append(h("span", { class: "edited", title: `Edited ${new Date(m.editedAt).toLocaleString()}` }, "edited"));
+    meta.append(h("time", { datetime: created.toISOString(), title: created.toLocaleString() }, clock(m.createdAt)));
+    if (own) {
+      if (c.kind === GROUP && st.readBy > 0) meta.append(h("span", { class: "read-by" }, st.readBy >= st.others ? "read by all" : `read by ${st.readBy}`));
+      meta.append(ticks(st.mark));
+    }
+    const bubble = h(
+      "div",
+      { class: "bubble", tabindex: "-1" },
+      c.kind === GROUP && !own && first ? h("div", { class: "sender", style: { "--hue": String(hue(m.senderId)) } }, m.senderId) : null,
+      m.replyTo && !m.deleted ? quoteNode(m.replyTo, store.me, () => this.showMessage(m.replyTo.messageId)) : null,
+      m.deleted ? h("span", { class: "text deleted-text" }, "Message deleted") : h("span", { class: "text" }, m.body ?? ""),
+      meta,
+    );
+    const wrap = h("div", { class: "bubble-wrap" }, bubble);
+    if (!m.deleted && m.reactions?.length) {
+      wrap.append(
+        h(
+          "div",
+          { class: "reactions", role: "group", "aria-label": "Reactions" },
+          m.reactions.map((r) =>
+            h(
+              "button",
+              {
+                type: "button",
+                class: `reaction${r.mine ? " mine" : ""}`,
+                dataset: { emoji: r.emoji },
+                "aria-pressed": String(r.mine),
+                "aria-label": `${r.emoji} ${r.count} ${r.count === 1 ? "reaction" : "reactions"}${r.mine ? ", yours among them: remove yours" : ": add yours"}`,
+                title: r.mine ? (r.count > 1 ? `You and ${r.count - 1} more · click to remove yours` : "You reacted · click to remove") : `${r.count} reacted · click to react too`,
+                onclick: () => this.toggleReaction(c, m, r.emoji),
+              },
+              h("span", { class: "emoji", "aria-hidden": "true" }, r.emoji),
+              h("span", { class: "count", "aria-hidden": "true" }, String(r.count)),
+            ),
+          ),
+        ),
+      );
+    }
+    if (picking && !m.deleted) {
+      wrap.append(
+        h(
+          "div",
+          { class: "picker", role: "group", "aria-label": "Pick a reaction" },
+          REACTIONS.map((emoji) => {
+            const mine = (m.reactions || []).some((r) => r.emoji === emoji && r.mine);
+            return h(
+              "button",
+              {
+                type: "button",
+                class: mine ? "mine" : "",
+                dataset: { emoji },
+                "aria-pressed": String(mine),
+                "aria-label": `React with ${emoji}`,
+                onclick: () => {
+                  this.closePicker(true);
+                  this.toggleReaction(c, m, emoji);
+                },
+              },
+              emoji,
+            );
+          }),
+        ),
+      );
+    }
+    const actions = m.deleted
+      ? null
+      : h(
+          "div",
+          { class: "msg-actions", role: "group", "aria-label": "Message actions" },
+          actionButton("react", "React", () => this.openPicker(m), { "aria-expanded": String(picking) }),
+          actionButton("reply", "Reply", () => this.onReply(c, m)),
+          own ? actionButton("edit", "Edit", () => this.onEdit(c, m)) : null,
+          own ? actionButton("delete", "Delete", () => this.deleteMessage(c, m)) : null,
+        );
+    const cls = `msg ${own ? "own" : "other"}${first ? " first" : ""}${m.deleted ? " deleted" : ""}${picking ? " picking" : ""}${marked ? ` ${marked === "edit" ? "editing" : "replying"}` : ""}`;
+    return h("div", { class: cls, dataset: { id: m.messageId, status: st?.mark || "" } }, wrap, actions);
+  }
+}
+
+/** actionButton is one of a message's action buttons (an icon with a label for assistive tech). */
+function actionButton(kind, label, onclick, attrs = {}) {
+  return h("button", { type: "button", class: `act act-${kind}`, title: label, "aria-label": label, onclick, ...attrs }, icon(ICONS[kind]));
+}
+
+/**
+ * quoteNode shows the message a reply answers: its sender and preview, or a placeholder for
+ * a message deleted before the reply. With onclick it is a button that shows the message.
+ */
+function quoteNode(q, me, onclick) {
+  const who = q.senderId === me ? "You" : q.senderId;
+  const text = q.preview ? h("span", { class: "quote-text" }, q.preview) : h("span", { class: "quote-text deleted-text" }, "Message deleted");
+  const sender = h("span", { class: "quote-sender" }, who);
+  const style = { "--hue": String(hue(q.senderId)) };
+  if (!onclick) return h("div", { class: "quote", style }, sender, text);
+  return h("button", { type: "button", class: "quote", style, title: "Show the message", "aria-label": `In reply to ${who}: ${q.preview || "a deleted message"}. Show it.`, onclick }, sender, text);
 }
 
 /** ticks is the mark of one of our own messages: "sent", "delivered" or "read". */

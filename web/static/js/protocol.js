@@ -1,4 +1,4 @@
-// Parley client protocol (PROTOCOL.md, version 1): one WebSocket with requests matched by
+// Parley client protocol (PROTOCOL.md, version 1.1): one WebSocket with requests matched by
 // requestId, an outbox of un-acknowledged messages that is resent with the same clientMsgId
 // after every reconnect, keepalives when idle, reconnection with backoff and `sync` after every
 // (re)connect. No DOM code here: the UI listens to the events this client dispatches.
@@ -15,6 +15,12 @@
 //   receipt      {conversationId, userId, status, upTo, at}
 //   presence     {users}
 //   conversation {conversation}
+//   edited       {conversationId, messageId, eventId, body, editedAt}   (version 1.1)
+//   deleted      {conversationId, messageId, eventId, at}
+//   reaction     {conversationId, messageId, eventId?, userId, emoji, state, at}
+//                These three come live, from sync, and as the replies to this client's own
+//                edit, delete and react (the caller's connection gets no event of its own
+//                change): the same change may come more than once, apply it by eventId.
 //   outbox       {}                        the outbox changed
 //   servererror  {code, message, action}   an error frame that answered no request
 
@@ -81,7 +87,8 @@ export function backoffDelay(attempt) {
 
 /**
  * Outbox keeps un-acknowledged sends, in order, in storage (so a reload does not lose them).
- * An entry: {clientMsgId, conversationId?, to?, body, createdAt}.
+ * An entry: {clientMsgId, conversationId?, to?, body, createdAt, replyTo?, quote?} — replyTo
+ * is the messageId answered, quote what the UI shows of it until the server's own comes.
  */
 export class Outbox {
   constructor(storage, key) {
@@ -353,6 +360,13 @@ export class ParleyClient extends EventTarget {
         if (p) p.resolve(frame);
         this.emit("conversation", frame);
         return;
+      case "edited":
+      case "deleted":
+      case "reaction":
+        // The reply to our own change is emitted too: this connection gets no event of it.
+        if (p) p.resolve(frame);
+        this.emit(frame.type, frame);
+        return;
       default:
         if (p) p.resolve(frame);
     }
@@ -387,8 +401,9 @@ export class ParleyClient extends EventTarget {
       }, 2000 + Math.random() * 2000);
       return;
     }
+    const entry = this.outbox.get(id);
     this.outbox.remove(id);
-    this.emit("sendfailed", { clientMsgId: id, code: frame.code, message: frame.message });
+    this.emit("sendfailed", { clientMsgId: id, code: frame.code, message: frame.message, replyTo: entry?.replyTo });
     this.emit("outbox");
   }
 
@@ -398,6 +413,7 @@ export class ParleyClient extends EventTarget {
     const frame = { action: "send", requestId, clientMsgId: entry.clientMsgId, body: entry.body };
     if (entry.conversationId) frame.conversationId = entry.conversationId;
     else frame.to = entry.to;
+    if (entry.replyTo) frame.replyTo = entry.replyTo;
     if (this.sendFrame(frame)) {
       this.inFlight.add(entry.clientMsgId);
       this.sendRequests.set(requestId, entry.clientMsgId);
@@ -406,13 +422,19 @@ export class ParleyClient extends EventTarget {
 
   /**
    * send queues a message for a conversation ({conversationId}) or a user ({to}) and sends it
-   * now if connected, or after the next connect. Returns the outbox entry; `ack` or
+   * now if connected, or after the next connect. replyTo is the messageId the message answers
+   * (version 1.1), quote what to show of that message meanwhile ({messageId, senderId,
+   * preview}, kept in the outbox entry, not sent). Returns the outbox entry; `ack` or
    * `sendfailed` events report the outcome.
    */
-  send({ conversationId, to, body }) {
+  send({ conversationId, to, body, replyTo, quote }) {
     const entry = { clientMsgId: newId("c-"), body, createdAt: Date.now() };
     if (conversationId) entry.conversationId = conversationId;
     else entry.to = to;
+    if (replyTo) {
+      entry.replyTo = replyTo;
+      if (quote) entry.quote = quote;
+    }
     this.outbox.add(entry);
     this.transmit(entry);
     this.emit("outbox");
@@ -431,6 +453,28 @@ export class ParleyClient extends EventTarget {
 
   receipt(conversationId, messageId, status) {
     return this.request("receipt", { conversationId, messageId, status });
+  }
+
+  /**
+   * edit replaces the body of one of our own messages (version 1.1). It resolves with the
+   * `edited` reply, which is also emitted as an `edited` event. Resending the edit applied
+   * last is answered with that edit again, so a failed call may simply be retried.
+   */
+  edit(conversationId, messageId, body) {
+    return this.request("edit", { conversationId, messageId, body });
+  }
+
+  /** delete erases one of our own messages for everyone; it resolves with the `deleted` reply. */
+  delete(conversationId, messageId) {
+    return this.request("delete", { conversationId, messageId });
+  }
+
+  /**
+   * react adds (state "add") or removes ("remove") our reaction emoji on a message. It
+   * resolves with the `reaction` reply, which has no eventId when nothing changed.
+   */
+  react(conversationId, messageId, emoji, state = "add") {
+    return this.request("react", { conversationId, messageId, emoji, state });
   }
 
   history(conversationId, before, limit = HISTORY_PAGE) {

@@ -1,6 +1,25 @@
 // The client's model of the user's conversations: summaries, messages (deduped by messageId,
-// ordered by messageId), receipt cursors of the other members, typing and presence.
+// ordered by messageId) with their edits, deletes, reactions and quotes (version 1.1),
+// receipt cursors of the other members, typing and presence.
 // No DOM and no network here; app.js feeds it protocol events and the views render from it.
+//
+// How changes are applied (docs/protocol.md, "The timeline"). A change (edit, delete,
+// reaction) may arrive twice (live and from sync) and out of order (two server instances),
+// and a message may come from a snapshot that already folds some changes in: `history`
+// (with its reaction counts) or a `message` frame (latest body, no reaction counts). Per
+// message the store keeps a Fold:
+//   - stateId: the newest change reflected in body / editedAt / deleted. An edit applies
+//     only if its eventId is above it (so an older edit arriving late changes nothing); a
+//     delete always applies and stays.
+//   - base, baseId: the reaction counts of the newest history snapshot and the snapshot's
+//     lastEventId; a message frame gives an empty base as of "" (a replayed message has no
+//     counts: the reaction frames after it build them). Reaction events at or below baseId
+//     are in the base already and are skipped.
+//   - events: the reaction events above baseId, by eventId (the same eventId counts once).
+//     Counts are the base plus one per add and minus one per remove (the server makes an
+//     event only when a reaction really changes); `mine` follows the newest of our own.
+// Changes of a message not loaded yet wait (a few hundred per conversation) and apply when
+// it comes: a history page asked for before a change can arrive after it.
 
 /** Conversation kinds (PROTOCOL.md createConversation). */
 export const DM = "dm";
@@ -8,6 +27,17 @@ export const GROUP = "group";
 
 /** TYPING_MS: hide a typing indicator this long after the last `start`. */
 export const TYPING_MS = 3000;
+
+/** A reply quotes at most this many characters of the message it answers (PROTOCOL.md §8). */
+export const PREVIEW_CHARS = 100;
+
+/** At most this many changes of messages not loaded are kept per conversation. */
+const MAX_ORPHANS = 300;
+
+/** quoteOf is the replyTo of a reply to m, as the server will make it. */
+export function quoteOf(m) {
+  return { messageId: m.messageId, senderId: m.senderId, preview: m.deleted ? "" : Array.from(m.body ?? "").slice(0, PREVIEW_CHARS).join("") };
+}
 
 /** A conversation opened with a user before its first message: sends go `to` the peer. */
 export function draftId(peer) {
@@ -29,6 +59,18 @@ function maxId(a, b) {
   return a > b ? a : b;
 }
 
+/** markDeleted turns m into the placeholder of a deleted message and returns it. */
+function markDeleted(m) {
+  m.deleted = true;
+  delete m.body;
+  delete m.editedAt;
+  return m;
+}
+
+function copyReactions(list) {
+  return Array.isArray(list) ? list.filter((r) => r && r.emoji && r.count > 0).map((r) => ({ emoji: r.emoji, count: r.count, mine: !!r.mine })) : [];
+}
+
 /** Conversation is the state of one conversation. */
 export class Conversation {
   constructor(id) {
@@ -43,6 +85,8 @@ export class Conversation {
     this.unread = 0;
     this.draft = false;
     this.messages = new Map(); // messageId -> message
+    this.folds = new Map(); // messageId -> Fold (see the top of this file)
+    this.orphans = []; // [{type, ev}]: changes of messages not loaded yet, oldest first
     this.sorted = null; // cached ordering
     this.next = undefined; // history cursor: undefined = never loaded, "" = no older messages
     this.loadingOlder = false;
@@ -150,7 +194,14 @@ export class ChatStore {
     if (Array.isArray(e.members)) this.setMembers(c, e.members);
     if (e.peer) c.peer = e.peer;
     if (e.createdAt) c.createdAt = e.createdAt;
-    if (e.lastMessage && (!c.lastMessage || e.lastMessage.messageId >= c.lastMessage.messageId)) c.lastMessage = e.lastMessage;
+    const stored = e.lastMessage && c.messages.get(e.lastMessage.messageId);
+    if (stored) {
+      // Folded like history: it may show an edit or a delete we have not seen.
+      this.merge(c, stored, e.lastMessage, false);
+      if (!c.lastMessage || stored.messageId >= c.lastMessage.messageId) c.lastMessage = stored;
+    } else if (e.lastMessage && (!c.lastMessage || e.lastMessage.messageId >= c.lastMessage.messageId)) {
+      c.lastMessage = e.lastMessage;
+    }
     c.unread = typeof e.unread === "number" ? e.unread : c.unread;
     this.guessPeer(c);
     return c;
@@ -203,33 +254,159 @@ export class ChatStore {
 
   /**
    * addMessage stores a message once (by messageId). It returns true when the message is new.
+   * A message we have takes what is newer in m: status fields, the server's quote, the body
+   * state when m folds a later change in. fromHistory says m comes from a `history` page,
+   * whose reaction counts (and lastEventId) replace older ones.
    */
-  addMessage(m) {
+  addMessage(m, fromHistory = false) {
     const c = this.ensure(m.conversationId);
     const old = c.messages.get(m.messageId);
     if (old) {
-      // History may bring status fields for a message we already have.
-      for (const k of ["status", "deliveredTo", "readBy"]) if (m[k] !== undefined) old[k] = m[k];
+      this.merge(c, old, m, fromHistory);
       return false;
     }
     if (!c.kind && c.id.startsWith("dm:")) {
       c.kind = DM;
       this.guessPeer(c);
     }
-    c.messages.set(m.messageId, { ...m });
+    const stored = { ...m };
+    if (stored.deleted) delete stored.body;
+    const at = m.lastEventId || "";
+    c.folds.set(m.messageId, { stateId: at, base: fromHistory ? copyReactions(m.reactions) : [], baseId: fromHistory ? at : "", events: new Map() });
+    c.messages.set(m.messageId, stored);
     c.sorted = null;
-    if (!c.lastMessage || m.messageId > c.lastMessage.messageId) c.lastMessage = m;
+    this.foldReactions(c, stored);
+    if (!c.lastMessage || m.messageId >= c.lastMessage.messageId) c.lastMessage = stored;
     c.typing.delete(m.senderId);
     if (c.kind === DM && !c.peer && m.senderId !== this.me) c.peer = m.senderId;
+    this.adoptOrphans(c, m.messageId);
     return true;
+  }
+
+  /** merge brings the stored message old up to date with another copy m of it. */
+  merge(c, old, m, fromHistory) {
+    // History may bring status fields for a message we already have.
+    for (const k of ["status", "deliveredTo", "readBy"]) if (m[k] !== undefined) old[k] = m[k];
+    // The server's quote replaces the one made locally for a message we sent.
+    if (m.replyTo) old.replyTo = m.replyTo;
+    const f = c.folds.get(old.messageId);
+    const at = m.lastEventId || "";
+    if (m.deleted) {
+      markDeleted(old);
+      f.stateId = maxId(f.stateId, at);
+    } else if (!old.deleted && at > f.stateId) {
+      old.body = m.body;
+      if (m.editedAt) old.editedAt = m.editedAt;
+      f.stateId = at;
+    }
+    if (at > (old.lastEventId || "")) old.lastEventId = at;
+    if (fromHistory && at >= f.baseId) {
+      f.base = copyReactions(m.reactions);
+      f.baseId = at;
+      for (const id of f.events.keys()) if (id <= at) f.events.delete(id);
+      this.foldReactions(c, old);
+    }
   }
 
   /** history applies a `history` reply (newest first) to its conversation. */
   history(reply) {
     const c = this.ensure(reply.conversationId);
-    for (const m of reply.messages || []) this.addMessage({ ...m, conversationId: reply.conversationId });
+    for (const m of reply.messages || []) this.addMessage({ ...m, conversationId: reply.conversationId }, true);
     this.guessPeer(c);
     return c;
+  }
+
+  /**
+   * edited applies an `edited` event or reply. It returns the conversation when known.
+   * An edit older than the body shown (by eventId) or of a deleted message changes nothing.
+   */
+  edited(ev) {
+    const c = this.convs.get(ev.conversationId);
+    if (!c || !ev.eventId) return c;
+    const m = c.messages.get(ev.messageId);
+    if (!m) {
+      this.orphan(c, "edited", ev);
+      const last = c.lastMessage;
+      if (last?.messageId === ev.messageId && !last.deleted && ev.eventId > (last.lastEventId || "")) {
+        c.lastMessage = { ...last, body: ev.body, editedAt: ev.editedAt, lastEventId: ev.eventId };
+      }
+      return c;
+    }
+    const f = c.folds.get(m.messageId);
+    if (m.deleted || ev.eventId <= f.stateId) return c;
+    m.body = ev.body;
+    m.editedAt = ev.editedAt;
+    f.stateId = ev.eventId;
+    if (ev.eventId > (m.lastEventId || "")) m.lastEventId = ev.eventId;
+    return c;
+  }
+
+  /** deleted applies a `deleted` event or reply: the message keeps its place, without body. */
+  deleted(ev) {
+    const c = this.convs.get(ev.conversationId);
+    if (!c || !ev.eventId) return c;
+    const m = c.messages.get(ev.messageId);
+    if (!m) {
+      this.orphan(c, "deleted", ev);
+      if (c.lastMessage?.messageId === ev.messageId) c.lastMessage = markDeleted({ ...c.lastMessage });
+      return c;
+    }
+    markDeleted(m);
+    const f = c.folds.get(m.messageId);
+    f.stateId = maxId(f.stateId, ev.eventId);
+    if (ev.eventId > (m.lastEventId || "")) m.lastEventId = ev.eventId;
+    return c;
+  }
+
+  /**
+   * reaction applies a `reaction` event or reply, once per eventId; one at or below the
+   * lastEventId of the message's history snapshot is counted in it already. A reply without
+   * eventId changed nothing and is ignored. It returns the conversation when known.
+   */
+  reaction(ev) {
+    const c = this.convs.get(ev.conversationId);
+    if (!c || !ev.eventId || !ev.emoji) return c;
+    const m = c.messages.get(ev.messageId);
+    if (!m) {
+      this.orphan(c, "reaction", ev);
+      return c;
+    }
+    const f = c.folds.get(m.messageId);
+    if (ev.eventId <= f.baseId || f.events.has(ev.eventId)) return c;
+    f.events.set(ev.eventId, { userId: ev.userId, emoji: ev.emoji, add: ev.state !== "remove" });
+    this.foldReactions(c, m);
+    return c;
+  }
+
+  /** foldReactions sets m.reactions, [{emoji, count, mine}], from its base and events. */
+  foldReactions(c, m) {
+    const f = c.folds.get(m.messageId);
+    const rows = new Map();
+    for (const r of f.base) rows.set(r.emoji, { ...r });
+    for (const id of [...f.events.keys()].sort()) {
+      const e = f.events.get(id);
+      let r = rows.get(e.emoji);
+      if (!r) rows.set(e.emoji, (r = { emoji: e.emoji, count: 0, mine: false }));
+      r.count += e.add ? 1 : -1;
+      if (e.userId === this.me) r.mine = e.add;
+    }
+    const out = [...rows.values()].filter((r) => r.count > 0);
+    if (out.length) m.reactions = out;
+    else delete m.reactions;
+  }
+
+  /** orphan keeps a change of a message not loaded, until the message comes. */
+  orphan(c, type, ev) {
+    c.orphans.push({ type, ev });
+    if (c.orphans.length > MAX_ORPHANS) c.orphans.splice(0, c.orphans.length - MAX_ORPHANS);
+  }
+
+  /** adoptOrphans applies the waiting changes of a message that has just been stored. */
+  adoptOrphans(c, messageId) {
+    if (!c.orphans.some((o) => o.ev.messageId === messageId)) return;
+    const mine = c.orphans.filter((o) => o.ev.messageId === messageId);
+    c.orphans = c.orphans.filter((o) => o.ev.messageId !== messageId);
+    for (const o of mine) this[o.type](o.ev);
   }
 
   /** receipt applies a receipt event. It returns the conversation when known. */

@@ -24,6 +24,9 @@ export function describe(err) {
     disconnected: "Not connected; try again in a moment.",
     timeout: "The server did not answer in time.",
   };
+  // Version 1.1: edit, delete and react name a message, not a conversation.
+  if (err.code === "not_found" && ["edit", "delete", "react"].includes(err.action)) return "That message was deleted, or does not exist.";
+  if (err.code === "forbidden" && ["edit", "delete"].includes(err.action)) return "Only its sender can change a message.";
   if (err.code === "bad_request" || err.code === "too_large") return err.message || byCode[err.code];
   return byCode[err.code] || err.message || String(err);
 }
