@@ -67,6 +67,7 @@ flags:`)
 	fs.DurationVar(&cfg.MembershipEvery, "membership-every", 2*time.Second, "pause between group adds and leaves (negative: none)")
 	fs.DurationVar(&cfg.Drain, "drain", 10*time.Second, "wait after the last send for the last deliveries, before the final sync")
 	fs.DurationVar(&cfg.RequestTimeout, "request-timeout", 5*time.Second, "time for one attempt of a request before it is sent again")
+	fs.Float64Var(&cfg.Reactions, "reactions", 0.2, "share of the users' actions that toggle a reaction instead of sending (protocol 1.1; negative: none)")
 	fs.StringVar(&cfg.UserPrefix, "user-prefix", "", "user id prefix (default: verify- and a random suffix)")
 	fs.BoolVar(&cfg.TokenInHeader, "auth-header", false, "send tokens in the Authorization header instead of the query")
 	if err := fs.Parse(args); err != nil {

@@ -47,11 +47,54 @@ func TestCheck(t *testing.T) {
 			r.history[conv] = append(r.history[conv], client.Message{ConversationID: conv, MessageID: m[0], SenderID: m[1], ClientMsgID: m[2]})
 		}
 	}
+	react := func(r *runner, conv, user, msg, emoji, state string, start, acked int, eventID string) {
+		rc := &reaction{conv: conv, user: user, messageID: msg, emoji: emoji, state: state, start: at(start), eventIDs: map[string]bool{}}
+		switch {
+		case acked >= 0:
+			rc.acked = at(acked)
+		case acked == -2:
+			rc.refused = true
+		}
+		if eventID != "" {
+			rc.eventIDs[eventID] = true
+		}
+		r.m.reactions = append(r.m.reactions, rc)
+	}
+	gotReaction := func(r *runner, user, conv, eventID string) {
+		r.m.reactionDeliveries = append(r.m.reactionDeliveries, reactionDelivery{user: user, conv: conv, eventID: eventID})
+	}
+	histRx := func(r *runner, conv, id string, rx ...client.ReactionCount) {
+		r.history[conv] = append(r.history[conv], client.Message{ConversationID: conv, MessageID: id, SenderID: "alice", ClientMsgID: "c1", Reactions: rx})
+	}
 	tests := []struct {
 		name string
 		run  func(r *runner)
 		want Report
 	}{
+		{"reactions: clean, a lost event, and a count the acks contradict", func(r *runner) {
+			send(r, "g", "alice", "c1", 10, 20, "01A")
+			for _, u := range []string{"alice", "bob", "carol"} {
+				deliver(r, u, "g", "01A", "alice", "c1", 30)
+			}
+			deliver(r, "dave", "g", "01A", "alice", "c1", 300) // by sync, after his add
+			// bob 👍 (reached alice; carol left, dave came later: neither is owed it).
+			react(r, "g", "bob", "01A", "👍", "add", 40, 50, "01E1")
+			gotReaction(r, "alice", "g", "01E1")
+			// alice 🎉 acked, but bob never got its event: lost.
+			react(r, "g", "alice", "01A", "🎉", "add", 60, 70, "01E2")
+			// bob ❤️ added then removed (both acked): count 0; history says 1: a violation.
+			react(r, "g", "bob", "01A", "❤️", "add", 400, 410, "01E3")
+			react(r, "g", "bob", "01A", "❤️", "remove", 500, 510, "01E4")
+			for _, id := range []string{"01E3", "01E4"} {
+				gotReaction(r, "alice", "g", id)
+				gotReaction(r, "dave", "g", id)
+			}
+			// dave's 😮 unanswered: its count is not checked; a refused one changes nothing.
+			react(r, "g", "dave", "01A", "😮", "add", 600, -1, "")
+			react(r, "g", "carol", "01A", "👍", "add", 700, -2, "")
+			histRx(r, "g", "01A", client.ReactionCount{Emoji: "👍", Count: 1}, client.ReactionCount{Emoji: "🎉", Count: 1},
+				client.ReactionCount{Emoji: "❤️", Count: 1}, client.ReactionCount{Emoji: "😮", Count: 5})
+		}, Report{Sent: 1, Acked: 1, Lost: 1, OrderViolations: 1}},
 		{"a clean run", func(r *runner) {
 			send(r, "dm:alice:bob", "alice", "c1", 10, 20, "01A")
 			deliver(r, "alice", "dm:alice:bob", "01A", "alice", "c1", 30)

@@ -98,6 +98,10 @@ type model struct {
 	convs      map[string]*conversation
 	sent       []*sent
 	deliveries []delivery
+	// reactions are the reaction changes made (protocol 1.1), reactionDeliveries the
+	// reaction frames received.
+	reactions          []*reaction
+	reactionDeliveries []reactionDelivery
 }
 
 func newModel() *model {
@@ -219,4 +223,63 @@ func (m *model) delivered(d delivery) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.deliveries = append(m.deliveries, d)
+}
+
+// reaction is one reaction change a simulated user made (one state of one emoji on one
+// message, however many attempts).
+type reaction struct {
+	conv, user, messageID, emoji, state string
+	// start is when the first attempt was written; acked when a reply came (zero: none
+	// did, so whether it applied is unknown); refused when the server refused it.
+	start, acked time.Time
+	refused      bool
+	// eventIDs are the change events the replies named (none for a change that changed
+	// nothing).
+	eventIDs map[string]bool
+}
+
+// reactionDelivery is one reaction frame a user's connection received.
+type reactionDelivery struct {
+	user, conv, eventID string
+}
+
+func (m *model) addReaction(r *reaction) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.reactions = append(m.reactions, r)
+}
+
+func (m *model) reacted(r *reaction, eventID string, at time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r.acked.IsZero() {
+		r.acked = at
+	}
+	if eventID != "" {
+		r.eventIDs[eventID] = true
+	}
+}
+
+func (m *model) refusedReaction(r *reaction) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r.refused = true
+}
+
+func (m *model) reactionDelivered(d reactionDelivery) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.reactionDeliveries = append(m.reactionDeliveries, d)
+}
+
+func (m *model) reactionsAcked() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, r := range m.reactions {
+		if !r.acked.IsZero() {
+			n++
+		}
+	}
+	return n
 }

@@ -26,10 +26,14 @@ type user struct {
 	syncing bool         // no live receipts while a sync runs (docs/protocol.md, sync)
 	pending map[string]string
 	seq     int
+	// received are the last messages that reached the user (what it may react to);
+	// mine is the user's reaction state as its acknowledged reactions left it.
+	received []delivery
+	mine     map[[2]string]bool // (messageId, emoji) → has it
 }
 
 func newUser(r *runner, id string) *user {
-	return &user{id: id, r: r, pending: map[string]string{}}
+	return &user{id: id, r: r, pending: map[string]string{}, mine: map[[2]string]bool{}}
 }
 
 func (u *user) conn() *client.Conn {
@@ -120,13 +124,21 @@ func (u *user) sync(ctx context.Context) error {
 // read records every message frame the connection gets.
 func (u *user) read(c *client.Conn) {
 	for ev := range c.Events() {
+		if ev.Type == client.TypeReaction && ev.Reaction != nil {
+			u.r.m.reactionDelivered(reactionDelivery{user: u.id, conv: ev.Reaction.ConversationID, eventID: ev.Reaction.EventID})
+			continue
+		}
 		if ev.Type != client.TypeMessage || ev.Message == nil {
 			continue
 		}
 		msg := ev.Message
-		u.r.m.delivered(delivery{user: u.id, conv: msg.ConversationID, messageID: msg.MessageID,
-			sender: msg.SenderID, clientMsgID: msg.ClientMsgID, at: ev.Received})
+		d := delivery{user: u.id, conv: msg.ConversationID, messageID: msg.MessageID,
+			sender: msg.SenderID, clientMsgID: msg.ClientMsgID, at: ev.Received}
+		u.r.m.delivered(d)
 		u.mu.Lock()
+		if u.received = append(u.received, d); len(u.received) > maxReceived {
+			u.received = u.received[1:]
+		}
 		if !u.syncing && msg.MessageID > u.pending[msg.ConversationID] {
 			u.pending[msg.ConversationID] = msg.MessageID
 		}
@@ -160,6 +172,8 @@ func (u *user) run(ctx context.Context) {
 			}
 		case rand.Float64() < dropP:
 			u.drop(ctx)
+		case rand.Float64() < cfg.Reactions:
+			u.react(ctx)
 		default:
 			u.send(ctx)
 		}
@@ -258,6 +272,58 @@ func (u *user) send(ctx context.Context) {
 	}
 	u.r.gaveUp.Add(1)
 	u.r.log.Warn("verify: send not acknowledged after every attempt", "userId", u.id, "conversationId", conv, "clientMsgId", cmid)
+}
+
+// maxReceived is how many of the last messages a user received it may react to.
+const maxReceived = 20
+
+// emojis are the reactions simulated users make.
+var emojis = []string{"👍", "🎉", "❤️"}
+
+// react toggles one of the user's reactions on a message it received, with the retries
+// docs/protocol.md allows (the same change again: a repeat of an applied change changes
+// nothing and names its event).
+func (u *user) react(ctx context.Context) {
+	u.mu.Lock()
+	if len(u.received) == 0 {
+		u.mu.Unlock()
+		u.send(ctx)
+		return
+	}
+	d := u.received[rand.IntN(len(u.received))]
+	emoji := emojis[rand.IntN(len(emojis))]
+	k := [2]string{d.messageID, emoji}
+	state := client.ReactionAdd
+	if u.mine[k] {
+		state = client.ReactionRemove
+	}
+	u.mu.Unlock()
+	if !contains(u.r.m.memberOf(u.id), d.conv) {
+		return
+	}
+	rc := &reaction{conv: d.conv, user: u.id, messageID: d.messageID, emoji: emoji, state: state, start: time.Now(), eventIDs: map[string]bool{}}
+	u.r.m.addReaction(rc)
+	r, err := retry(ctx, u.r, func(ctx context.Context) (*client.Reaction, error) {
+		if !u.online() {
+			if err := u.connect(ctx, true); err != nil {
+				return nil, err
+			}
+		}
+		return u.conn().React(ctx, d.conv, d.messageID, emoji, state)
+	})
+	switch {
+	case err == nil:
+		u.r.m.reacted(rc, r.EventID, time.Now())
+		u.mu.Lock()
+		u.mine[k] = state == client.ReactionAdd
+		u.mu.Unlock()
+	case !retryable(err):
+		u.r.m.refusedReaction(rc) // a leave made it forbidden: it changed nothing
+		u.r.log.Info("verify: react refused", "userId", u.id, "conversationId", d.conv, "err", err)
+	default:
+		u.r.gaveUp.Add(1)
+		u.r.log.Warn("verify: react not acknowledged after every attempt", "userId", u.id, "conversationId", d.conv)
+	}
 }
 
 // history reads a conversation's whole history, oldest first.

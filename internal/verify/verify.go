@@ -73,6 +73,10 @@ type Config struct {
 	UserPrefix string
 	// TokenInHeader sends tokens as Authorization headers.
 	TokenInHeader bool
+	// Reactions is the share of the users' actions that are reactions (protocol 1.1: a
+	// user toggles an emoji on a message it received) rather than sends. Default 0.2;
+	// negative disables them.
+	Reactions float64
 	// Logger receives progress and the detail of each violation. Default: discarded.
 	Logger *slog.Logger
 }
@@ -129,6 +133,14 @@ func (c *Config) setDefaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	switch {
+	case c.Reactions == 0:
+		c.Reactions = 0.2
+	case c.Reactions < 0:
+		c.Reactions = 0
+	case c.Reactions > 1:
+		return fmt.Errorf("verify: reactions share %v: it must be at most 1", c.Reactions)
+	}
 	return nil
 }
 
@@ -151,7 +163,9 @@ type Report struct {
 // Stats counts what the simulated users did.
 type Stats struct {
 	Deliveries, Retries, GaveUp, Drops, Reconnects, Syncs, Adds, Leaves, Histories int
-	Elapsed                                                                        time.Duration
+	// Reactions were made, ReactionsAcked acknowledged, ReactionDeliveries received.
+	Reactions, ReactionsAcked, ReactionDeliveries int
+	Elapsed                                       time.Duration
 }
 
 // Violations is the number of broken guarantees (duplicate deliveries are allowed).
@@ -170,12 +184,14 @@ func (r *Report) WriteText(w io.Writer) error {
   sent %d messages, acked %d (%d attempts retried, %d given up)
   users dropped %d times, reconnected %d, synced %d; groups: %d adds, %d leaves; %d histories read
   deliveries %d, of them duplicates %d (allowed: at least once)
-  lost               %d   acked messages that never reached a member
+  reactions %d, acked %d, reaction events received %d
+  lost               %d   acked messages (or reaction changes) that never reached a member
   storedDuplicates   %d   a (sender, clientMsgId) stored as more than one message
-  orderViolations    %d   history out of order, or missing an acked message
+  orderViolations    %d   history out of order, missing an acked message, or with reaction counts its acked reactions contradict
   leaks              %d   messages delivered to a non-member
 `, verdict, s.Elapsed.Round(time.Second), r.Sent, r.Acked, s.Retries, s.GaveUp, s.Drops, s.Reconnects, s.Syncs,
-		s.Adds, s.Leaves, s.Histories, s.Deliveries, r.DuplicateDeliveries, r.Lost, r.StoredDuplicates, r.OrderViolations, r.Leaks)
+		s.Adds, s.Leaves, s.Histories, s.Deliveries, r.DuplicateDeliveries, s.Reactions, s.ReactionsAcked, s.ReactionDeliveries,
+		r.Lost, r.StoredDuplicates, r.OrderViolations, r.Leaks)
 	if err != nil {
 		return err
 	}
@@ -230,6 +246,7 @@ func (r *runner) stats() Stats {
 		Retries: int(r.retries.Load()), GaveUp: int(r.gaveUp.Load()), Drops: int(r.drops.Load()),
 		Reconnects: int(r.reconnects.Load()), Syncs: int(r.syncs.Load()), Adds: int(r.adds.Load()),
 		Leaves: int(r.leaves.Load()), Histories: int(r.histories.Load()), Deliveries: len(r.m.deliveries),
+		Reactions: len(r.m.reactions), ReactionsAcked: r.m.reactionsAcked(), ReactionDeliveries: len(r.m.reactionDeliveries),
 	}
 }
 
@@ -552,7 +569,86 @@ func (r *runner) check() *Report {
 			example("stored duplicate: %s's clientMsgId %s is stored as %s", k.sender, k.clientMsgID, ids(set))
 		}
 	}
+	r.checkReactions(rep, example)
 	return rep
+}
+
+// checkReactions adds the reaction checks (protocol 1.1) to rep; the caller holds m.mu.
+//
+//   - Lost: an acknowledged reaction change whose event did not reach a member other than
+//     the user who made it (who got the reply), live or by sync.
+//   - OrderViolations: a message whose reaction count in the final history differs from
+//     what the acknowledged reactions made it. Each user's reactions are serial, so its
+//     last acknowledged change of an emoji decides its state; a count is checked only when
+//     no user's last change of it went unanswered.
+func (r *runner) checkReactions(rep *Report, example func(string, ...any)) {
+	m := r.m
+	got := map[[2]string]bool{} // (user, eventId) received
+	for _, d := range m.reactionDeliveries {
+		got[[2]string{d.user, d.eventID}] = true
+	}
+	type target struct{ conv, messageID, emoji string }
+	final := map[target]map[string]string{} // user → "add", "remove" or "?" (unknown)
+	for _, rc := range m.reactions {
+		t := target{rc.conv, rc.messageID, rc.emoji}
+		if final[t] == nil {
+			final[t] = map[string]string{}
+		}
+		// Once unknown, for good: the unanswered attempt may still land after later ones.
+		switch prev := final[t][rc.user]; {
+		case prev == "?" || rc.refused:
+		case rc.acked.IsZero():
+			final[t][rc.user] = "?"
+		default:
+			final[t][rc.user] = rc.state
+		}
+		if rc.acked.IsZero() || len(rc.eventIDs) == 0 {
+			continue
+		}
+		c := m.convs[rc.conv]
+		users := make([]string, 0, len(c.stints))
+		for u := range c.stints {
+			users = append(users, u)
+		}
+		sort.Strings(users)
+		for _, u := range users {
+			if u == rc.user || !c.memberThroughout(u, rc.start, r.ended) {
+				continue
+			}
+			reached := false
+			for id := range rc.eventIDs {
+				reached = reached || got[[2]string{u, id}]
+			}
+			if !reached {
+				rep.Lost++
+				example("lost: %s's reaction %s %s on %s/%s (event %s) never reached %s", rc.user, rc.state, rc.emoji, rc.conv, rc.messageID, ids(rc.eventIDs), u)
+			}
+		}
+	}
+	counts := map[target]int{}
+	for conv, h := range r.history {
+		for _, msg := range h {
+			for _, rx := range msg.Reactions {
+				counts[target{conv, msg.MessageID, rx.Emoji}] = rx.Count
+			}
+		}
+	}
+	for t, states := range final {
+		if _, read := r.history[t.conv]; !read {
+			continue
+		}
+		want, known := 0, true
+		for _, st := range states {
+			known = known && st != "?"
+			if st == client.ReactionAdd {
+				want++
+			}
+		}
+		if known && counts[t] != want {
+			rep.OrderViolations++
+			example("reactions: history of %s shows %s × %d on %s, the acknowledged reactions make it %d", t.conv, t.emoji, counts[t], t.messageID, want)
+		}
+	}
 }
 
 func ids(set map[string]bool) string {
