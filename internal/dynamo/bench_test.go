@@ -52,3 +52,33 @@ func BenchmarkHistoryPage(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkHistoryPageWithChanges is BenchmarkHistoryPage in a conversation where every
+// message is followed by four reaction events (protocol 1.1): the page's Query reads the
+// events too and the filter leaves them out, so it reads five items per message shown.
+// It measures what history pays for keeping change events in the message partition.
+func BenchmarkHistoryPageWithChanges(b *testing.B) {
+	s, _ := newStore(b)
+	ctx := context.Background()
+	conv := "g-" + ulid.Make().String()
+	for range 200 {
+		m := chat.Message{ConversationID: conv, MessageID: ulid.Make().String(), SenderID: "u", Body: "history"}
+		if err := s.PutMessage(ctx, m); err != nil {
+			b.Fatal(err)
+		}
+		for range 4 {
+			id := ulid.Make().String()
+			ev := chat.Message{ConversationID: conv, MessageID: id, SenderID: "v", CreatedAt: 1,
+				Change: &chat.Change{Kind: chat.ChangeReaction, EventID: id, MessageID: m.MessageID, UserID: "v", At: 1, Emoji: "👍", State: chat.ReactionAdd}}
+			if err := s.PutMessage(ctx, ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	for b.Loop() {
+		msgs, more, err := s.Before(ctx, conv, "", chat.DefaultHistoryLimit)
+		if err != nil || len(msgs) != chat.DefaultHistoryLimit || !more {
+			b.Fatalf("Before = %d messages, more %v, err %v", len(msgs), more, err)
+		}
+	}
+}

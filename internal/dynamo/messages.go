@@ -312,13 +312,22 @@ func (s *MessageStore) page(ctx context.Context, conversationID string, kc expre
 		ConsistentRead:            aws.Bool(true),
 	}
 	var items []map[string]types.AttributeValue
+	scanned, kept := 0, 0
 	for {
-		in.Limit = aws.Int32(int32(min(limit+1-len(items), 1<<20)))
+		need := limit + 1 - len(items)
+		if kept < scanned {
+			// The filter is leaving change events out: ask for as many items as the ratio
+			// seen so far says hold the messages still needed (at most a page of 1000),
+			// rather than paying a round trip for each few.
+			need = min(need*scanned/max(kept, 1)+1, 1000)
+		}
+		in.Limit = aws.Int32(int32(need))
 		out, err := s.db.Query(ctx, in)
 		if err != nil {
 			return nil, false, fmt.Errorf("query: %w", err)
 		}
 		items = append(items, out.Items...)
+		scanned, kept = scanned+int(out.ScannedCount), kept+int(out.Count)
 		if len(items) > limit || out.LastEvaluatedKey == nil {
 			break
 		}

@@ -312,15 +312,23 @@ func (s *Store) Before(ctx context.Context, conversationID, before string, limit
 
 // messagesOnly reads the rows of query a page at a time, keeping the messages and leaving
 // out change events, until it holds limit+1 messages (the extra one tells that more
-// exist) or the slice ends. Each page asks for as many rows as messages are still
-// missing, so a page without change events reads exactly what the answer needs.
+// exist) or the slice ends. The first page asks for as many rows as messages are needed,
+// so a slice without change events reads exactly what the answer needs; once change
+// events showed up, each page asks for as many rows as the ratio seen so far says hold the
+// messages still missing (at most 1000), rather than a round trip for each few.
 func (s *Store) messagesOnly(ctx context.Context, what string, query func() *gocql.Query, limit int) ([]chat.Message, bool, error) {
 	var msgs []chat.Message
 	var state []byte
+	scanned := 0
 	for {
-		iter := query().PageSize(limit + 1 - len(msgs)).PageState(state).IterContext(ctx)
+		need := limit + 1 - len(msgs)
+		if len(msgs) < scanned {
+			need = min(need*scanned/max(len(msgs), 1)+1, 1000)
+		}
+		iter := query().PageSize(need).PageState(state).IterContext(ctx)
 		var r row
 		for iter.Scan(r.dest()...) {
+			scanned++
 			if r.kind == "" {
 				m, err := r.message()
 				if err != nil {
