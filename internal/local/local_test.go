@@ -33,49 +33,9 @@ func TestLocalEndToEnd(t *testing.T) {
 		t.Fatalf("dial without token: %v %v, want 401", resp, err)
 	}
 
-	dial := func(user string) *websocket.Conn {
-		t.Helper()
-		resp, err := http.Get("http://" + m.Addr() + "/local/token?user=" + url.QueryEscape(user))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var tok struct{ Token, User string }
-		if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.Token == "" || tok.User != user {
-			t.Fatalf("token: %+v %v", tok, err)
-		}
-		c, _, err := websocket.Dial(ctx, m.WebSocketURL()+"?token="+url.QueryEscape(tok.Token), nil)
-		if err != nil {
-			t.Fatalf("dial %s: %v", user, err)
-		}
-		c.SetReadLimit(1 << 20)
-		t.Cleanup(func() { _ = c.CloseNow() })
-		return c
-	}
-	send := func(c *websocket.Conn, v any) {
-		t.Helper()
-		b, _ := json.Marshal(v)
-		if err := c.Write(ctx, websocket.MessageText, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// next reads frames until one of the given type arrives.
-	next := func(c *websocket.Conn, typ string) map[string]any {
-		t.Helper()
-		for {
-			_, b, err := c.Read(ctx)
-			if err != nil {
-				t.Fatalf("waiting for %s: %v", typ, err)
-			}
-			var f map[string]any
-			if err := json.Unmarshal(b, &f); err != nil {
-				t.Fatalf("frame %q: %v", b, err)
-			}
-			if f["type"] == typ {
-				return f
-			}
-		}
-	}
+	dial := func(user string) *websocket.Conn { return dialRaw(ctx, t, m, user) }
+	send := func(c *websocket.Conn, v any) { t.Helper(); sendRaw(ctx, t, c, v) }
+	next := func(c *websocket.Conn, typ string) map[string]any { t.Helper(); return nextRaw(ctx, t, c, typ) }
 
 	alice, bob := dial("alice"), dial("bob")
 	send(alice, map[string]any{"action": "heartbeat"})
@@ -87,5 +47,53 @@ func TestLocalEndToEnd(t *testing.T) {
 	msg := next(bob, "message")["message"].(map[string]any)
 	if msg["body"] != "hi bob" || msg["senderId"] != "alice" || msg["messageId"] != ack["messageId"] {
 		t.Fatalf("bob got %v, ack %v", msg, ack)
+	}
+}
+
+// dialRaw opens a raw WebSocket of user on m with a token from /local/token.
+func dialRaw(ctx context.Context, t *testing.T, m *local.Main, user string) *websocket.Conn {
+	t.Helper()
+	resp, err := http.Get("http://" + m.Addr() + "/local/token?user=" + url.QueryEscape(user))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct{ Token, User string }
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.Token == "" || tok.User != user {
+		t.Fatalf("token: %+v %v", tok, err)
+	}
+	c, _, err := websocket.Dial(ctx, m.WebSocketURL()+"?token="+url.QueryEscape(tok.Token), nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v", user, err)
+	}
+	c.SetReadLimit(1 << 20)
+	t.Cleanup(func() { _ = c.CloseNow() })
+	return c
+}
+
+// sendRaw writes v as one JSON text frame.
+func sendRaw(ctx context.Context, t *testing.T, c *websocket.Conn, v any) {
+	t.Helper()
+	b, _ := json.Marshal(v)
+	if err := c.Write(ctx, websocket.MessageText, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// nextRaw reads frames until one of the given type arrives.
+func nextRaw(ctx context.Context, t *testing.T, c *websocket.Conn, typ string) map[string]any {
+	t.Helper()
+	for {
+		_, b, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", typ, err)
+		}
+		var f map[string]any
+		if err := json.Unmarshal(b, &f); err != nil {
+			t.Fatalf("frame %q: %v", b, err)
+		}
+		if f["type"] == typ {
+			return f
+		}
 	}
 }

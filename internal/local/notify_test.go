@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -119,48 +118,9 @@ func TestNotifyWebhookEndToEnd(t *testing.T) {
 			t.Errorf("close: %v", err)
 		}
 	}()
-	dial := func(user string) *websocket.Conn {
-		t.Helper()
-		resp, err := http.Get("http://" + m.Addr() + "/local/token?user=" + url.QueryEscape(user))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var tok struct{ Token string }
-		if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil {
-			t.Fatal(err)
-		}
-		c, _, err := websocket.Dial(ctx, m.WebSocketURL()+"?token="+url.QueryEscape(tok.Token), nil)
-		if err != nil {
-			t.Fatalf("dial %s: %v", user, err)
-		}
-		c.SetReadLimit(1 << 20)
-		t.Cleanup(func() { _ = c.CloseNow() })
-		return c
-	}
-	send := func(c *websocket.Conn, v any) {
-		t.Helper()
-		b, _ := json.Marshal(v)
-		if err := c.Write(ctx, websocket.MessageText, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	next := func(c *websocket.Conn, typ string) map[string]any {
-		t.Helper()
-		for {
-			_, b, err := c.Read(ctx)
-			if err != nil {
-				t.Fatalf("waiting for %s: %v", typ, err)
-			}
-			var f map[string]any
-			if err := json.Unmarshal(b, &f); err != nil {
-				t.Fatalf("frame %q: %v", b, err)
-			}
-			if f["type"] == typ {
-				return f
-			}
-		}
-	}
+	dial := func(user string) *websocket.Conn { return dialRaw(ctx, t, m, user) }
+	send := func(c *websocket.Conn, v any) { t.Helper(); sendRaw(ctx, t, c, v) }
+	next := func(c *websocket.Conn, typ string) map[string]any { t.Helper(); return nextRaw(ctx, t, c, typ) }
 
 	// bob has never connected: he is offline.
 	alice := dial("alice")

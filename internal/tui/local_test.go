@@ -96,39 +96,44 @@ func waitEvent(t *testing.T, c *client.Conn, what string, ok func(client.Event) 
 	}
 }
 
+// startSession starts parley local, connects bob with the protocol client and runs
+// alice's terminal client on it; typeLine types a line into it, done reports its end.
+func startSession(t *testing.T, secret []byte) (ctx context.Context, bob *client.Conn, out *screen, typeLine func(string), done <-chan error) {
+	t.Helper()
+	m := startLocal(t, secret)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	bobTok, err := auth.Sign(secret, "bob", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err = client.Dial(ctx, m.WebSocketURL(), bobTok, nil)
+	if err != nil {
+		t.Fatalf("bob dial: %v", err)
+	}
+	t.Cleanup(func() { _ = bob.Close() })
+	in, typed := io.Pipe()
+	t.Cleanup(func() { _ = typed.Close() })
+	out = newScreen()
+	chat := New(Config{URL: m.WebSocketURL(), User: "alice", Location: time.UTC,
+		Token: func(context.Context) (string, error) { return auth.Sign(secret, "alice", time.Hour) }}, out)
+	ended := make(chan error, 1)
+	go func() { ended <- chat.Run(ctx, in) }()
+	typeLine = func(s string) {
+		if _, err := io.WriteString(typed, s+"\n"); err != nil {
+			t.Fatalf("type %q: %v", s, err)
+		}
+	}
+	return ctx, bob, out, typeLine, ended
+}
+
 // TestScriptedChatAgainstParleyLocal drives alice's terminal client with typed lines while
 // bob uses the protocol client, both against the real local runtime.
 func TestScriptedChatAgainstParleyLocal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts parley local; run without -short")
 	}
-	secret := []byte("chat-e2e-secret-0123456789")
-	m := startLocal(t, secret)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-
-	bobTok, err := auth.Sign(secret, "bob", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bob, err := client.Dial(ctx, m.WebSocketURL(), bobTok, nil)
-	if err != nil {
-		t.Fatalf("bob dial: %v", err)
-	}
-	defer bob.Close()
-
-	in, typed := io.Pipe()
-	defer typed.Close()
-	out := newScreen()
-	chat := New(Config{URL: m.WebSocketURL(), User: "alice", Location: time.UTC,
-		Token: func(context.Context) (string, error) { return auth.Sign(secret, "alice", time.Hour) }}, out)
-	done := make(chan error, 1)
-	go func() { done <- chat.Run(ctx, in) }()
-	typeLine := func(s string) {
-		if _, err := io.WriteString(typed, s+"\n"); err != nil {
-			t.Fatalf("type %q: %v", s, err)
-		}
-	}
+	ctx, bob, out, typeLine, done := startSession(t, []byte("chat-e2e-secret-0123456789"))
 
 	out.waitFor(t, "connected to")
 	typeLine("/dm bob")
@@ -190,33 +195,7 @@ func TestMessageCommandsAgainstParleyLocal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts parley local; run without -short")
 	}
-	secret := []byte("chat-e2e-secret-0123456789abcdef")
-	m := startLocal(t, secret)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-
-	bobTok, err := auth.Sign(secret, "bob", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bob, err := client.Dial(ctx, m.WebSocketURL(), bobTok, nil)
-	if err != nil {
-		t.Fatalf("bob dial: %v", err)
-	}
-	defer bob.Close()
-
-	in, typed := io.Pipe()
-	defer typed.Close()
-	out := newScreen()
-	chat := New(Config{URL: m.WebSocketURL(), User: "alice", Location: time.UTC,
-		Token: func(context.Context) (string, error) { return auth.Sign(secret, "alice", time.Hour) }}, out)
-	done := make(chan error, 1)
-	go func() { done <- chat.Run(ctx, in) }()
-	typeLine := func(s string) {
-		if _, err := io.WriteString(typed, s+"\n"); err != nil {
-			t.Fatalf("type %q: %v", s, err)
-		}
-	}
+	ctx, bob, out, typeLine, done := startSession(t, []byte("chat-e2e-secret-0123456789abcdef"))
 	bobGets := func(what, typ string) client.Event {
 		t.Helper()
 		return waitEvent(t, bob, what, func(ev client.Event) bool { return ev.Type == typ })
