@@ -42,7 +42,7 @@ var KeyspacesTables = []CQLTable{
 		Regular: []CQLColumn{{"sender_id", "text"}, {"body", "text"}, {"created_at", "bigint"}, {"client_msg_id", "text"},
 			// Protocol 1.1: replies, the folded state of changes, and change events.
 			{"reply_to_id", "text"}, {"reply_sender", "text"}, {"reply_preview", "text"}, {"edited_at", "bigint"},
-			{"deleted", "boolean"}, {"reactions", "text"}, {"version", "int"}, {"last_change", "text"}, {"last_edit", "text"},
+			{"deleted", "boolean"}, {"reactions", "text"}, {"version", "int"}, {"last_change", "text"}, {"edit_ids", "text"},
 			{"kind", "text"}, {"target", "text"}, {"emoji", "text"}, {"state", "text"}, {"origin", "text"}},
 	},
 	{

@@ -63,7 +63,11 @@ func (s *Service) Edit(ctx context.Context, c Caller, conversationID, messageID 
 		}
 		next := m
 		next.Body, next.EditedAt = *body, at
-		return changeOutcome{next: &next, change: &Change{Kind: ChangeEdit, Body: *body, Supersedes: m.LastEditID}}, nil
+		ch := &Change{Kind: ChangeEdit, Body: *body}
+		if len(m.EditIDs) >= MaxKeptEdits {
+			ch.Erases = m.EditIDs[:len(m.EditIDs)-MaxKeptEdits+1]
+		}
+		return changeOutcome{next: &next, change: ch}, nil
 	})
 	if err != nil {
 		return EditedFrame{}, err
@@ -84,8 +88,8 @@ func (s *Service) Delete(ctx context.Context, c Caller, conversationID, messageI
 			return changeOutcome{change: m.LastChange()}, nil
 		}
 		next := m
-		next.Body, next.Deleted = "", true
-		return changeOutcome{next: &next, change: &Change{Kind: ChangeDelete, Supersedes: m.LastEditID}}, nil
+		next.Body, next.Deleted, next.EditIDs = "", true, nil
+		return changeOutcome{next: &next, change: &Change{Kind: ChangeDelete, Erases: m.EditIDs}}, nil
 	})
 	if err != nil {
 		return DeletedFrame{}, err
@@ -206,7 +210,7 @@ func (s *Service) change(ctx context.Context, c Caller, conversationID, messageI
 		last.Body = "" // an edit's body is the message's
 		next.Changes = append(slices.Clone(m.Changes[max(len(m.Changes)-MaxRecentChanges+1, 0):]), last)
 		if ch.Kind == ChangeEdit {
-			next.LastEditID = ch.EventID
+			next.EditIDs = append(slices.Clone(m.EditIDs[len(ch.Erases):]), ch.EventID)
 		}
 		err = s.messages.ApplyChange(ctx, next, m.Version)
 		if err == nil {
@@ -301,10 +305,14 @@ func (s *Service) storeChange(ctx context.Context, c Caller, m Message, ch Chang
 	if err := s.messages.PutMessage(ctx, ev); err != nil {
 		return fmt.Errorf("store %s event %s of %s/%s: %w", ch.Kind, ch.EventID, m.ConversationID, ch.MessageID, err)
 	}
-	if ch.Supersedes != "" {
-		if err := s.messages.EraseBody(ctx, m.ConversationID, ch.Supersedes); err != nil {
-			return fmt.Errorf("erase the body of edit %s of %s/%s: %w", ch.Supersedes, m.ConversationID, ch.MessageID, err)
+	err := parallel(ctx, len(ch.Erases), s.opts.ReadConcurrency, func(ctx context.Context, i int) error {
+		if err := s.messages.EraseBody(ctx, m.ConversationID, ch.Erases[i]); err != nil {
+			return fmt.Errorf("erase the body of edit %s of %s/%s: %w", ch.Erases[i], m.ConversationID, ch.MessageID, err)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if ch.Kind == ChangeEdit || ch.Kind == ChangeDelete {
 		if err := s.conversations.SetLastMessage(ctx, summary(m)); err != nil {
@@ -347,7 +355,7 @@ func (s *Service) pushChangeInline(ctx context.Context, c Caller, ev Message, pl
 // summary is m as a conversation's last message: its folded body, without its reactions
 // and change records.
 func summary(m Message) Message {
-	m.Reactions, m.Changes, m.LastEditID, m.Version, m.Inline = nil, nil, "", 0, false
+	m.Reactions, m.Changes, m.EditIDs, m.Version, m.Inline = nil, nil, nil, 0, false
 	return m
 }
 

@@ -145,11 +145,11 @@ func TestEditThenDelete(t *testing.T) {
 	if e2.EventID <= e1.EventID {
 		t.Fatalf("second edit's event %s is not after the first's %s", e2.EventID, e1.EventID)
 	}
-	// The first edit's body is erased: only the latest edit keeps one.
+	// Both edits keep their bodies until a delete (sync replays each).
 	first, err := f.store.GetMessage(f.ctx, conv, e1.EventID)
 	must(t, err, "read the first edit")
-	if first.Body != "" || first.Change.Body != "" {
-		t.Fatalf("the superseded edit still holds %q", first.Body)
+	if first.Change.Body != "hello" {
+		t.Fatalf("the first edit holds %q, want its body until a delete", first.Change.Body)
 	}
 	h := f.history("bob", conv)
 	if len(h) != 1 || h[0].Body != "hello, world" || h[0].EditedAt != e2.EditedAt || h[0].LastEventID != e2.EventID {
@@ -467,8 +467,8 @@ func TestStreamDeliversChanges(t *testing.T) {
 	for _, fr := range got {
 		types = append(types, fmt.Sprint(fr["type"]))
 	}
-	// The first edit is erased (superseded), the reaction is bob's own.
-	if fmt.Sprint(types) != "[message edited]" || got[1]["eventId"] != e2.EventID {
+	// Both edits, in order (the reaction is bob's own).
+	if fmt.Sprint(types) != "[message edited edited]" || got[2]["eventId"] != e2.EventID {
 		t.Fatalf("bob got %v", got)
 	}
 	got = f.frames(alice.ConnectionID)
@@ -751,5 +751,48 @@ func TestReactionRetryAfterOthersChanged(t *testing.T) {
 	must(t, err, "read")
 	if len(st.Changes) != chat.MaxRecentChanges {
 		t.Fatalf("the message keeps %d recent changes, want %d", len(st.Changes), chat.MaxRecentChanges)
+	}
+}
+
+// TestEditsBeyondTheCap: past MaxKeptEdits edits of one message, each edit erases the
+// oldest kept one; sync then skips the erased ones and replays the rest, and a delete
+// erases every body left.
+func TestEditsBeyondTheCap(t *testing.T) {
+	f := newFixture(t, setup{})
+	conv := f.dm("alice", "bob")
+	m := f.send("alice", conv, "v0")
+	var edits []string
+	for i := range chat.MaxKeptEdits + 2 {
+		f.clock.Advance(time.Millisecond)
+		e, err := f.svc.Edit(f.ctx, as("alice"), conv, m.MessageID, ptr(fmt.Sprint("v", i+1)))
+		must(t, err, "edit")
+		edits = append(edits, e.EventID)
+	}
+	st, err := f.store.GetMessage(f.ctx, conv, m.MessageID)
+	must(t, err, "read")
+	if len(st.EditIDs) != chat.MaxKeptEdits || st.EditIDs[0] != edits[2] {
+		t.Fatalf("kept %d edits from %v, want %d from the third", len(st.EditIDs), st.EditIDs[:1], chat.MaxKeptEdits)
+	}
+	for i, id := range edits {
+		ev, err := f.store.GetMessage(f.ctx, conv, id)
+		must(t, err, "read an edit")
+		if erased := ev.Change.Body == ""; erased != (i < 2) {
+			t.Fatalf("edit %d erased: %v", i, erased)
+		}
+	}
+	bob := f.connect("bob")
+	synced, err := f.svc.Sync(f.ctx, bob)
+	must(t, err, "sync")
+	if n := len(ofType(f.frames(bob.ConnectionID), chat.TypeEdited)); n != chat.MaxKeptEdits || synced.LastMessageIDs[conv] != edits[len(edits)-1] {
+		t.Fatalf("sync replayed %d edits (last %s), want %d ending at %s", n, synced.LastMessageIDs[conv], chat.MaxKeptEdits, edits[len(edits)-1])
+	}
+	_, err = f.svc.Delete(f.ctx, as("alice"), conv, m.MessageID)
+	must(t, err, "delete")
+	items, _, err := f.store.After(f.ctx, conv, "", 1000)
+	must(t, err, "timeline")
+	for _, it := range items {
+		if it.Body != "" || it.Change != nil && it.Change.Body != "" {
+			t.Fatalf("after the delete %s still holds a body", it.MessageID)
+		}
 	}
 }

@@ -39,9 +39,10 @@ type Message struct {
 	// own among them, even after concurrent changes of others, and stores its event again
 	// in case storing it is what failed.
 	Changes []Change `json:"-"`
-	// LastEditID is the eventId of the newest edit event, the only one whose body is kept:
-	// an edit erases the body of the edit before it, and a delete that of the last.
-	LastEditID string `json:"-"`
+	// EditIDs are the eventIds of the message's edit events that keep their bodies, oldest
+	// first, at most MaxKeptEdits: a delete erases them all (an edit beyond the cap erases
+	// the oldest).
+	EditIDs []string `json:"-"`
 
 	// Change is set on the timeline items that are change events, never on messages.
 	Change *Change `json:"-"`
@@ -69,6 +70,11 @@ func (m Message) LastChange() *Change {
 
 // MaxRecentChanges is how many of its last changes a message keeps (Message.Changes).
 const MaxRecentChanges = 8
+
+// MaxKeptEdits is how many edit events of one message keep their bodies for sync to
+// replay (Message.EditIDs); an edit beyond it erases the oldest one's, which sync then
+// skips (the later edits carry newer bodies).
+const MaxKeptEdits = 100
 
 // ReplyRef is the message a reply quotes: its id, sender, and the first MaxPreviewRunes
 // characters of its body when the reply was sent ("" if it was deleted).
@@ -104,9 +110,9 @@ type Change struct {
 	Body string
 	// Emoji and State are a reaction's.
 	Emoji, State string
-	// Supersedes is, for an edit or a delete, the edit event whose body it erases (the
-	// message's LastEditID before it).
-	Supersedes string
+	// Erases are, for a delete, the edit events whose bodies it erases (the message's
+	// EditIDs), and for an edit beyond MaxKeptEdits the oldest kept one.
+	Erases []string
 }
 
 // MessageRef names one message.

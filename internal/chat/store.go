@@ -43,7 +43,7 @@ type MessageStore interface {
 	GetMessage(ctx context.Context, conversationID, messageID string) (Message, error)
 
 	// ApplyChange stores the folded state of message m (Body, EditedAt, Deleted, Reactions,
-	// Version, Changes, LastEditID) provided the stored message's Version is still
+	// Version, Changes, EditIDs) provided the stored message's Version is still
 	// fromVersion (m.Version is the new one, above it): an optimistic, compare-and-set
 	// update of one item. It returns ErrConflict (wrapped) when the stored version moved
 	// and ErrNotFound when no such message exists. Nothing else of the item changes.

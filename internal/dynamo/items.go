@@ -69,7 +69,7 @@ type messageItem struct {
 	Reactions  map[string][]string `dynamodbav:"reactions,omitempty"`
 	Version    int                 `dynamodbav:"ver,omitempty"`
 	Changes    []changeItem        `dynamodbav:"changes,omitempty"`
-	LastEditID string              `dynamodbav:"lastEdit,omitempty"`
+	EditIDs    []string            `dynamodbav:"edits,omitempty"`
 
 	// A change event's attributes.
 	Kind   string `dynamodbav:"kind,omitempty"`
@@ -97,21 +97,21 @@ type changeItem struct {
 	At      int64  `dynamodbav:"at"`
 	Emoji   string `dynamodbav:"emoji,omitempty"`
 	State   string `dynamodbav:"state,omitempty"`
-	// Supersedes is the edit whose body the change erased.
-	Supersedes string `dynamodbav:"supersedes,omitempty"`
+	// Erases are the edits whose bodies the change erased.
+	Erases []string `dynamodbav:"erases,omitempty"`
 }
 
 func toMessageItem(m chat.Message) messageItem {
 	it := messageItem{
 		ConversationID: m.ConversationID, MessageID: m.MessageID, SenderID: m.SenderID, Body: m.Body,
 		CreatedAt: m.CreatedAt, ClientMsgID: m.ClientMsgID, Inline: m.Inline,
-		EditedAt: m.EditedAt, Deleted: m.Deleted, Reactions: m.Reactions, Version: m.Version, LastEditID: m.LastEditID,
+		EditedAt: m.EditedAt, Deleted: m.Deleted, Reactions: m.Reactions, Version: m.Version, EditIDs: m.EditIDs,
 	}
 	if r := m.ReplyTo; r != nil {
 		it.ReplyTo = &replyItem{MessageID: r.MessageID, SenderID: r.SenderID, Preview: r.Preview}
 	}
 	for _, c := range m.Changes {
-		it.Changes = append(it.Changes, changeItem{Kind: c.Kind, EventID: c.EventID, UserID: c.UserID, At: c.At, Emoji: c.Emoji, State: c.State, Supersedes: c.Supersedes})
+		it.Changes = append(it.Changes, changeItem{Kind: c.Kind, EventID: c.EventID, UserID: c.UserID, At: c.At, Emoji: c.Emoji, State: c.State, Erases: c.Erases})
 	}
 	if c := m.Change; c != nil {
 		it.Kind, it.Target, it.Emoji, it.State, it.Origin = c.Kind, c.MessageID, c.Emoji, c.State, m.Origin
@@ -123,14 +123,14 @@ func (it messageItem) message() chat.Message {
 	m := chat.Message{
 		ConversationID: it.ConversationID, MessageID: it.MessageID, SenderID: it.SenderID, Body: it.Body,
 		CreatedAt: it.CreatedAt, ClientMsgID: it.ClientMsgID, Inline: it.Inline,
-		EditedAt: it.EditedAt, Deleted: it.Deleted, Reactions: it.Reactions, Version: it.Version, LastEditID: it.LastEditID,
+		EditedAt: it.EditedAt, Deleted: it.Deleted, Reactions: it.Reactions, Version: it.Version, EditIDs: it.EditIDs,
 	}
 	if r := it.ReplyTo; r != nil {
 		m.ReplyTo = &chat.ReplyRef{MessageID: r.MessageID, SenderID: r.SenderID, Preview: r.Preview}
 	}
 	for _, c := range it.Changes {
 		m.Changes = append(m.Changes, chat.Change{Kind: c.Kind, EventID: c.EventID, MessageID: it.MessageID, UserID: c.UserID, At: c.At,
-			Emoji: c.Emoji, State: c.State, Supersedes: c.Supersedes})
+			Emoji: c.Emoji, State: c.State, Erases: c.Erases})
 		m.LastEventID = c.EventID
 	}
 	if it.Kind != "" {

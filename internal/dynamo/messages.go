@@ -178,7 +178,7 @@ func (s *MessageStore) ApplyChange(ctx context.Context, m chat.Message, fromVers
 	upd = set(upd, "deleted", it.Deleted, it.Deleted)
 	upd = set(upd, "reactions", it.Reactions, len(it.Reactions) > 0)
 	upd = set(upd, "changes", it.Changes, len(it.Changes) > 0)
-	upd = set(upd, "lastEdit", it.LastEditID, it.LastEditID != "")
+	upd = set(upd, "edits", it.EditIDs, len(it.EditIDs) > 0)
 	cond := expression.Name(schema.AttrMessageID).AttributeExists().And(expression.Name(attrKind).AttributeNotExists())
 	if fromVersion == 0 {
 		cond = cond.And(expression.Name(attrVersion).AttributeNotExists())

@@ -71,7 +71,7 @@ func TestApplyChangeOutcomeUnknown(t *testing.T) {
 	next := m
 	next.Body, next.EditedAt, next.Version = "edited", 2, 1
 	next.Changes = []chat.Change{{Kind: chat.ChangeEdit, EventID: newID(), MessageID: m.MessageID, UserID: "alice", At: 2}}
-	next.LastEventID, next.LastEditID = next.Changes[0].EventID, next.Changes[0].EventID
+	next.LastEventID, next.EditIDs = next.Changes[0].EventID, []string{next.Changes[0].EventID}
 	if err := faulty.ApplyChange(ctx, next, 0); err != nil {
 		t.Fatalf("ApplyChange after a timeout that hid its success: %v", err)
 	}
@@ -219,7 +219,7 @@ func TestSchemaUpgrade(t *testing.T) {
 	next := old[0]
 	next.Body, next.EditedAt, next.Version = "edited", 10, 1
 	next.Changes = []chat.Change{{Kind: chat.ChangeEdit, EventID: newID(), MessageID: next.MessageID, UserID: next.SenderID, At: 10}}
-	next.LastEventID, next.LastEditID = next.Changes[0].EventID, next.Changes[0].EventID
+	next.LastEventID, next.EditIDs = next.Changes[0].EventID, []string{next.Changes[0].EventID}
 	if err := up.ApplyChange(ctx, next, 0); err != nil {
 		t.Fatalf("first change of an old row: %v", err)
 	}

@@ -13,7 +13,7 @@ import (
 // messageCols are the columns of a messages row (schema.go) in the order of row.dest and
 // insertArgs.
 const messageCols = "conversation_id, message_id, sender_id, body, created_at, client_msg_id, " +
-	"reply_to_id, reply_sender, reply_preview, edited_at, deleted, reactions, version, last_change, last_edit, " +
+	"reply_to_id, reply_sender, reply_preview, edited_at, deleted, reactions, version, last_change, edit_ids, " +
 	"kind, target, emoji, state, origin"
 
 // row is one messages row, a message or a change event (kind set). A change event's
@@ -31,14 +31,14 @@ type row struct {
 	reactions                                 string // JSON object: emoji → sorted user ids
 	version                                   *int
 	lastChange                                string // JSON of lastChange, the change without its body
-	lastEdit                                  string
+	editIDs                                   string // JSON array of the kept edits' ids
 	kind, target, emoji, state, origin        string
 }
 
 // dest returns the scan destinations of messageCols.
 func (r *row) dest() []any {
 	return []any{&r.conversationID, &r.messageID, &r.senderID, &r.body, &r.createdAt, &r.clientMsgID,
-		&r.replyID, &r.replySender, &r.replyPreview, &r.editedAt, &r.deleted, &r.reactions, &r.version, &r.lastChange, &r.lastEdit,
+		&r.replyID, &r.replySender, &r.replyPreview, &r.editedAt, &r.deleted, &r.reactions, &r.version, &r.lastChange, &r.editIDs,
 		&r.kind, &r.target, &r.emoji, &r.state, &r.origin}
 }
 
@@ -51,7 +51,7 @@ type lastChange struct {
 	At         int64  `json:"at"`
 	Emoji      string `json:"emoji,omitempty"`
 	State      string `json:"state,omitempty"`
-	Supersedes string `json:"supersedes,omitempty"`
+	Erases     []string `json:"erases,omitempty"`
 }
 
 // folded is the folded state of a message as ApplyChange writes it and as the row holds
@@ -63,7 +63,7 @@ type folded struct {
 	reactions  string
 	version    int
 	lastChange string
-	lastEdit   string
+	editIDs    string
 }
 
 // foldedOf encodes the folded state of m.
@@ -76,7 +76,11 @@ func foldedOf(m chat.Message) (folded, error) {
 	if err != nil {
 		return folded{}, err
 	}
-	return folded{body: m.Body, editedAt: m.EditedAt, deleted: m.Deleted, reactions: rx, version: m.Version, lastChange: lc, lastEdit: m.LastEditID}, nil
+	edits, err := encodeIDs(m.EditIDs)
+	if err != nil {
+		return folded{}, err
+	}
+	return folded{body: m.Body, editedAt: m.EditedAt, deleted: m.Deleted, reactions: rx, version: m.Version, lastChange: lc, editIDs: edits}, nil
 }
 
 // folded returns the folded state the row holds (version 0 when it has none).
@@ -85,11 +89,11 @@ func (r row) folded() folded {
 	if r.version != nil {
 		v = *r.version
 	}
-	return folded{body: r.body, editedAt: r.editedAt, deleted: r.deleted, reactions: r.reactions, version: v, lastChange: r.lastChange, lastEdit: r.lastEdit}
+	return folded{body: r.body, editedAt: r.editedAt, deleted: r.deleted, reactions: r.reactions, version: v, lastChange: r.lastChange, editIDs: r.editIDs}
 }
 
 // setArgs are the values of ApplyChange's SET clause (body, edited_at, deleted, reactions,
-// version, last_change, last_edit). An erased body is written as null; the other columns
+// version, last_change, edit_ids). An erased body is written as null; the other columns
 // as their zero values when empty, which are read as absent and, unlike nulls, leave no
 // tombstones behind.
 func (f folded) setArgs() []any {
@@ -97,7 +101,7 @@ func (f folded) setArgs() []any {
 	if f.body != "" {
 		body = f.body
 	}
-	return []any{body, f.editedAt, f.deleted, f.reactions, f.version, f.lastChange, f.lastEdit}
+	return []any{body, f.editedAt, f.deleted, f.reactions, f.version, f.lastChange, f.editIDs}
 }
 
 func encodeReactions(rx map[string][]string) (string, error) {
@@ -111,6 +115,18 @@ func encodeReactions(rx map[string][]string) (string, error) {
 	return string(b), nil
 }
 
+// encodeIDs encodes a list of ids for a text column: a JSON array, "" for none.
+func encodeIDs(ids []string) (string, error) {
+	if len(ids) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(ids)
+	if err != nil {
+		return "", fmt.Errorf("encode ids: %w", err)
+	}
+	return string(b), nil
+}
+
 // encodeChanges encodes a message's recent changes for the last_change column: a JSON
 // array, oldest first.
 func encodeChanges(cs []chat.Change) (string, error) {
@@ -119,7 +135,7 @@ func encodeChanges(cs []chat.Change) (string, error) {
 	}
 	out := make([]lastChange, len(cs))
 	for i, c := range cs {
-		out[i] = lastChange{Kind: c.Kind, EventID: c.EventID, UserID: c.UserID, At: c.At, Emoji: c.Emoji, State: c.State, Supersedes: c.Supersedes}
+		out[i] = lastChange{Kind: c.Kind, EventID: c.EventID, UserID: c.UserID, At: c.At, Emoji: c.Emoji, State: c.State, Erases: c.Erases}
 	}
 	b, err := json.Marshal(out)
 	if err != nil {
@@ -163,7 +179,7 @@ func insertArgs(m chat.Message) ([]any, error) {
 	return []any{
 		m.ConversationID, m.MessageID, u(m.SenderID), u(m.Body), m.CreatedAt, u(m.ClientMsgID),
 		u(reply.MessageID), u(reply.SenderID), u(reply.Preview),
-		unsetIfZero(f.editedAt), unsetIfZero(f.deleted), u(f.reactions), version, u(f.lastChange), u(f.lastEdit),
+		unsetIfZero(f.editedAt), unsetIfZero(f.deleted), u(f.reactions), version, u(f.lastChange), u(f.editIDs),
 		u(kind), u(target), u(emoji), u(state), u(origin),
 	}, nil
 }
@@ -173,7 +189,12 @@ func (r row) message() (chat.Message, error) {
 	m := chat.Message{
 		ConversationID: r.conversationID, MessageID: r.messageID, SenderID: r.senderID, Body: r.body,
 		CreatedAt: r.createdAt, ClientMsgID: r.clientMsgID,
-		EditedAt: r.editedAt, Deleted: r.deleted, LastEditID: r.lastEdit,
+		EditedAt: r.editedAt, Deleted: r.deleted,
+	}
+	if r.editIDs != "" {
+		if err := json.Unmarshal([]byte(r.editIDs), &m.EditIDs); err != nil {
+			return chat.Message{}, fmt.Errorf("message %s/%s: decode edit ids: %w", r.conversationID, r.messageID, err)
+		}
 	}
 	if r.version != nil {
 		m.Version = *r.version
@@ -196,7 +217,7 @@ func (r row) message() (chat.Message, error) {
 		}
 		for _, c := range cs {
 			m.Changes = append(m.Changes, chat.Change{Kind: c.Kind, EventID: c.EventID, MessageID: r.messageID, UserID: c.UserID, At: c.At,
-				Emoji: c.Emoji, State: c.State, Supersedes: c.Supersedes})
+				Emoji: c.Emoji, State: c.State, Erases: c.Erases})
 			m.LastEventID = c.EventID
 		}
 	}

@@ -29,7 +29,7 @@ const (
 //     kind set). A message carries its folded state: reply_to_* (the quoted message),
 //     edited_at, deleted, reactions (JSON: emoji → sorted user ids), version (0 when stored,
 //     one more per change), last_change (JSON of the change applied last, without its
-//     body) and last_edit (the newest edit event). A change event has kind (edit, delete,
+//     body) and edit_ids (JSON: the edit events whose bodies are kept). A change event has kind (edit, delete,
 //     reaction), target (the message changed), emoji and state (a reaction's), origin (the
 //     connection that made it); its sender_id is the user who made it, created_at its time
 //     and body an edit's body. A message row is written only by lightweight transactions
@@ -57,7 +57,7 @@ var tables = []string{
 	reactions text,
 	version int,
 	last_change text,
-	last_edit text,
+	edit_ids text,
 	kind text,
 	target text,
 	emoji text,
@@ -101,7 +101,7 @@ var messagesAdded = []column{
 	{"reactions", "text"},
 	{"version", "int"},
 	{"last_change", "text"},
-	{"last_edit", "text"},
+	{"edit_ids", "text"},
 	{"kind", "text"},
 	{"target", "text"},
 	{"emoji", "text"},

@@ -66,7 +66,7 @@ func New(session *gocql.Session, cfg Config) (*Store, error) {
 	k := cfg.Keyspace
 	const cols = messageCols
 	insert := "INSERT INTO " + k + ".messages (" + cols + ") VALUES (?" + strings.Repeat(", ?", strings.Count(cols, ",")) + ")"
-	const set = "SET body = ?, edited_at = ?, deleted = ?, reactions = ?, version = ?, last_change = ?, last_edit = ? WHERE conversation_id = ? AND message_id = ?"
+	const set = "SET body = ?, edited_at = ?, deleted = ?, reactions = ?, version = ?, last_change = ?, edit_ids = ? WHERE conversation_id = ? AND message_id = ?"
 	return &Store{
 		session: session,
 		cfg:     cfg,

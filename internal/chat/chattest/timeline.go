@@ -113,9 +113,9 @@ func testApplyChange(t *testing.T, s chat.MessageStore) {
 	next := m
 	next.Body, next.EditedAt, next.Version = "edited", 1_700_000_001_000, 1
 	next.Reactions = map[string][]string{"👍": {"u1", "u2"}, "🎉": {"u2"}}
-	next.Changes = []chat.Change{{Kind: chat.ChangeReaction, EventID: newID(), MessageID: m.MessageID, UserID: "u2", At: 1_700_000_001_000, Emoji: "🎉", State: chat.ReactionAdd, Supersedes: newID()}}
+	next.Changes = []chat.Change{{Kind: chat.ChangeReaction, EventID: newID(), MessageID: m.MessageID, UserID: "u2", At: 1_700_000_001_000, Emoji: "🎉", State: chat.ReactionAdd, Erases: []string{newID(), newID()}}}
 	next.LastEventID = next.Changes[0].EventID
-	next.LastEditID = newID()
+	next.EditIDs = []string{newID(), newID()}
 	must(t, s.ApplyChange(ctx, next, 0), "ApplyChange from version 0")
 	got, err := s.GetMessage(ctx, conv, m.MessageID)
 	must(t, err, "GetMessage")
@@ -235,9 +235,12 @@ func testReactionCapacity(t *testing.T, s chat.MessageStore) {
 	next.Version = 1
 	for range chat.MaxRecentChanges {
 		next.Changes = append(next.Changes, chat.Change{Kind: chat.ChangeReaction, EventID: newID(), MessageID: next.MessageID,
-			UserID: strings.Repeat("u", 64), At: 1, Emoji: strings.Repeat("\U0001F600", 8), State: chat.ReactionRemove, Supersedes: newID()})
+			UserID: strings.Repeat("u", 64), At: 1, Emoji: strings.Repeat("\U0001F600", 8), State: chat.ReactionRemove, Erases: []string{newID()}})
 	}
 	next.LastEventID = next.Changes[len(next.Changes)-1].EventID
+	for range chat.MaxKeptEdits {
+		next.EditIDs = append(next.EditIDs, newID())
+	}
 	must(t, s.ApplyChange(ctx, next, 0), "ApplyChange with the most reactions")
 	got, err := s.GetMessage(ctx, conv, next.MessageID)
 	must(t, err, "GetMessage")

@@ -115,7 +115,7 @@ func (s *MessageStore) ApplyChange(ctx context.Context, m chat.Message, fromVers
 	cur := &msgs[i]
 	c := clone(m)
 	cur.Body, cur.EditedAt, cur.Deleted, cur.Reactions = c.Body, c.EditedAt, c.Deleted, c.Reactions
-	cur.Version, cur.Changes, cur.LastEditID, cur.LastEventID = c.Version, c.Changes, c.LastEditID, c.LastEventID
+	cur.Version, cur.Changes, cur.EditIDs, cur.LastEventID = c.Version, c.Changes, c.EditIDs, c.LastEventID
 	return nil
 }
 
@@ -152,6 +152,10 @@ func clone(m chat.Message) chat.Message {
 		m.ReplyTo = &r
 	}
 	m.Changes = slices.Clone(m.Changes)
+	for i := range m.Changes {
+		m.Changes[i].Erases = slices.Clone(m.Changes[i].Erases)
+	}
+	m.EditIDs = slices.Clone(m.EditIDs)
 	if m.Change != nil {
 		c := *m.Change
 		m.Change = &c
