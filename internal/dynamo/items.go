@@ -63,13 +63,13 @@ type messageItem struct {
 	ClientMsgID    string `dynamodbav:"clientMsgId,omitempty"`
 	Inline         bool   `dynamodbav:"inline,omitempty"`
 
-	ReplyTo    *replyItem          `dynamodbav:"replyTo,omitempty"`
-	EditedAt   int64               `dynamodbav:"editedAt,omitempty"`
-	Deleted    bool                `dynamodbav:"deleted,omitempty"`
-	Reactions  map[string][]string `dynamodbav:"reactions,omitempty"`
-	Version    int                 `dynamodbav:"ver,omitempty"`
-	Changes    []changeItem        `dynamodbav:"changes,omitempty"`
-	EditIDs    []string            `dynamodbav:"edits,omitempty"`
+	ReplyTo   *replyItem          `dynamodbav:"replyTo,omitempty"`
+	EditedAt  int64               `dynamodbav:"editedAt,omitempty"`
+	Deleted   bool                `dynamodbav:"deleted,omitempty"`
+	Reactions map[string][]string `dynamodbav:"reactions,omitempty"`
+	Version   int                 `dynamodbav:"ver,omitempty"`
+	Changes   []changeItem        `dynamodbav:"changes,omitempty"`
+	EditIDs   []string            `dynamodbav:"edits,omitempty"`
 
 	// A change event's attributes.
 	Kind   string `dynamodbav:"kind,omitempty"`

@@ -45,13 +45,13 @@ func (r *row) dest() []any {
 // lastChange is one element of the JSON array in a message's last_change column (its
 // recent changes): chat.Change without its Body and MessageID (the row's own id).
 type lastChange struct {
-	Kind       string `json:"kind"`
-	EventID    string `json:"eventId"`
-	UserID     string `json:"userId"`
-	At         int64  `json:"at"`
-	Emoji      string `json:"emoji,omitempty"`
-	State      string `json:"state,omitempty"`
-	Erases     []string `json:"erases,omitempty"`
+	Kind    string   `json:"kind"`
+	EventID string   `json:"eventId"`
+	UserID  string   `json:"userId"`
+	At      int64    `json:"at"`
+	Emoji   string   `json:"emoji,omitempty"`
+	State   string   `json:"state,omitempty"`
+	Erases  []string `json:"erases,omitempty"`
 }
 
 // folded is the folded state of a message as ApplyChange writes it and as the row holds
