@@ -6,6 +6,7 @@
 #   scripts/bench-fastpath.sh              # every scenario, 20 s each (about 8 minutes)
 #   DURATION=10s SCENARIOS="dm20 group100" scripts/bench-fastpath.sh
 #   MODES="inline500" SCENARIOS=group500 scripts/bench-fastpath.sh   # --inline-max-members 500
+#   ACTION=react SCENARIOS="dm20 group100" scripts/bench-fastpath.sh  # reactions instead of messages
 #
 # Scenarios: dm20 (DM, 20 msg/s), dm100 (DM, 100 msg/s), group10 (groups of 10, 10 msg/s),
 # group100 (a group of 100, 5 msg/s), group500 (a group of 500, 1 msg/s). Everything
@@ -16,6 +17,7 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-20s}
 SCENARIOS=${SCENARIOS:-"dm20 dm100 group10 group100 group500"}
 MODES=${MODES:-"stream inline"}
+ACTION=${ACTION:-send}
 PORT=${PORT:-18300}
 export PARLEY_JWT_SECRET=${PARLEY_JWT_SECRET:-fastpath-bench-secret-0123456789abcdef}
 
@@ -53,9 +55,9 @@ for mode in $MODES; do
 		sleep 0.2
 	done
 	for s in $SCENARIOS; do
-		echo "== $mode: $s"
+		echo "== $mode: $s ($ACTION)"
 		# shellcheck disable=SC2046 # the scenario's flags are words
-		"$work/parley" bench --url "ws://127.0.0.1:$PORT/ws" --duration "$DURATION" --progress off $(args_of "$s")
+		"$work/parley" bench --url "ws://127.0.0.1:$PORT/ws" --duration "$DURATION" --progress off --action "$ACTION" $(args_of "$s")
 	done
 	kill "$pid" && wait "$pid" 2>/dev/null || true
 	pid=""

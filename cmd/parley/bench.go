@@ -44,6 +44,7 @@ flags:`)
 	var (
 		cfg        bench.Config
 		scenario   = fs.String("scenario", bench.ScenarioDM, "dm (users in pairs) or group")
+		action     = fs.String("action", bench.ActionSend, "send (messages) or react (reactions, protocol 1.1: each adds an emoji to a message sent before the run)")
 		secret     = fs.String("secret", "", "HS256 secret to mint tokens (default $PARLEY_JWT_SECRET)")
 		tokensFile = fs.String("tokens-file", "", "file of tokens, one per line, one per simulated user")
 		asJSON     = fs.Bool("json", false, "print the report as JSON on stdout")
@@ -67,6 +68,7 @@ flags:`)
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	cfg.Scenario = *scenario
+	cfg.Action = *action
 	ttl := cfg.Warmup + cfg.Duration + cfg.Drain + time.Hour
 	switch {
 	case *tokensFile != "":

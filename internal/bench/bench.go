@@ -8,13 +8,21 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/client"
 	"github.com/schollz/progressbar/v3"
+)
+
+// Actions: what each scheduled operation is.
+const (
+	ActionSend  = "send"  // a message, delivered to the other members
+	ActionReact = "react" // a reaction added to a message (protocol 1.1), its event delivered
 )
 
 // Scenarios.
@@ -34,6 +42,10 @@ type Config struct {
 	UserIDs []string
 	// Scenario is ScenarioDM or ScenarioGroup.
 	Scenario string
+	// Action is ActionSend (default) or ActionReact: each operation adds a reaction, with
+	// an emoji of its own, to a message its conversation's first member sent before the
+	// run; acknowledged is its reply, delivered the reaction event at the other members.
+	Action string
 	// GroupSize is the members per group in ScenarioGroup (2 to 500; Users must be a
 	// multiple of it). Default: Users.
 	GroupSize int
@@ -85,6 +97,13 @@ func (c *Config) validate() error {
 	}
 	if c.Users < 2 {
 		return fmt.Errorf("bench: users %d: need at least 2", c.Users)
+	}
+	switch c.Action {
+	case "":
+		c.Action = ActionSend
+	case ActionSend, ActionReact:
+	default:
+		return fmt.Errorf("bench: action %q must be %q or %q", c.Action, ActionSend, ActionReact)
 	}
 	switch c.Scenario {
 	case ScenarioDM:
@@ -154,6 +173,9 @@ type user struct {
 type conversation struct {
 	id      string
 	members []*user
+	// seeds are the messages reactions go to (ActionReact), enough that no user passes
+	// chat.MaxUserReactions on one and no message chat.MaxMessageReactions.
+	seeds []string
 }
 
 // layout splits n users into conversations of size members each.
@@ -195,7 +217,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		users[i].id = id
 	}
 	rep := &Report{
-		URL: cfg.URL, Scenario: cfg.Scenario, Users: cfg.Users, Conversations: len(convs), Members: size,
+		URL: cfg.URL, Scenario: cfg.Scenario, Action: cfg.Action, Users: cfg.Users, Conversations: len(convs), Members: size,
 		TargetRate: cfg.Rate, WarmupSeconds: cfg.Warmup.Seconds(), DurationSeconds: cfg.Duration.Seconds(),
 	}
 	tr := newTracker()
@@ -207,6 +229,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	if err := createConversations(ctx, &cfg, convs); err != nil {
 		return nil, err
+	}
+	if cfg.Action == ActionReact {
+		if err := seed(ctx, &cfg, convs, size); err != nil {
+			return nil, err
+		}
 	}
 	rep.ConnectSeconds = time.Since(start).Seconds()
 
@@ -272,8 +299,11 @@ func connect(ctx context.Context, cfg *Config, users []*user, tr *tracker) error
 // readEvents drains a user's events until its connection ends, recording deliveries.
 func readEvents(u *user, tr *tracker) {
 	for ev := range u.conn.Events() {
-		if ev.Type == client.TypeMessage && ev.Message != nil {
+		switch {
+		case ev.Type == client.TypeMessage && ev.Message != nil:
 			tr.delivered(ev.Message.ClientMsgID, u.pos, ev.Received)
+		case ev.Type == client.TypeReaction && ev.Reaction != nil && ev.Reaction.State == client.ReactionAdd:
+			tr.delivered(ev.Reaction.Emoji, u.pos, ev.Received) // the emoji is the operation's id
 		}
 	}
 }
@@ -371,7 +401,13 @@ func schedule(ctx context.Context, cfg *Config, convs []*conversation, tr *track
 			defer func() { <-sem }()
 			sctx, cancel := context.WithTimeout(ctx, cfg.SendTimeout)
 			defer cancel()
-			if _, err := sender.conn.Send(sctx, conv.id, id, body); err != nil {
+			var err error
+			if cfg.Action == ActionReact {
+				_, err = sender.conn.React(sctx, conv.id, conv.seeds[(k/len(convs)/len(conv.members))%len(conv.seeds)], id, client.ReactionAdd)
+			} else {
+				_, err = sender.conn.Send(sctx, conv.id, id, body)
+			}
+			if err != nil {
 				tr.failure(id, errorCode(err))
 				return
 			}
@@ -391,6 +427,29 @@ func schedule(ctx context.Context, cfg *Config, convs []*conversation, tr *track
 	case <-drain.C:
 	case <-ctx.Done():
 		return fmt.Errorf("bench: interrupted while draining: %w", ctx.Err())
+	}
+	return nil
+}
+
+// seed has each conversation's first member send the messages that reactions go to:
+// every member's k-th reaction in a conversation goes to seed k mod len(seeds), so with
+// enough seeds none holds more than chat.MaxUserReactions of one user or
+// chat.MaxMessageReactions in all.
+func seed(ctx context.Context, cfg *Config, convs []*conversation, members int) error {
+	total := cfg.Rate * (cfg.Warmup + cfg.Duration).Seconds()
+	perMember := int(math.Ceil(total/float64(len(convs)*members))) + 1
+	perSeed := max(1, min(chat.MaxUserReactions, chat.MaxMessageReactions/members))
+	n := (perMember + perSeed - 1) / perSeed
+	for i, c := range convs {
+		for j := range n {
+			sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			ack, err := c.members[0].conn.Send(sctx, c.id, fmt.Sprintf("seed-%d-%d", i, j), "react to me")
+			cancel()
+			if err != nil {
+				return fmt.Errorf("bench: seed message of %s: %w", c.id, err)
+			}
+			c.seeds = append(c.seeds, ack.MessageID)
+		}
 	}
 	return nil
 }

@@ -78,6 +78,7 @@ type Latency struct {
 type Report struct {
 	URL             string  `json:"url"`
 	Scenario        string  `json:"scenario"`
+	Action          string  `json:"action"`
 	Users           int     `json:"users"`
 	Conversations   int     `json:"conversations"`
 	Members         int     `json:"membersPerConversation"`
@@ -125,7 +126,7 @@ type Report struct {
 // WriteText writes the report for people.
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "parley bench: %s scenario against %s\n", r.Scenario, r.URL)
+	fmt.Fprintf(&b, "parley bench: %s scenario (%s) against %s\n", r.Scenario, r.Action, r.URL)
 	fmt.Fprintf(&b, "  %d users, %d conversations of %d members, target %.1f msg/s, warm-up %s, measured %s (connect took %.2fs)\n",
 		r.Users, r.Conversations, r.Members, r.TargetRate, secs(r.WarmupSeconds), secs(r.DurationSeconds), r.ConnectSeconds)
 	fmt.Fprintf(&b, "  sent %d, acked %d, failed %d, unacked %d\n", r.Sent, r.Acked, r.Failed, r.Unacked)
