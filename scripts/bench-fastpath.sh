@@ -59,7 +59,8 @@ for mode in $MODES; do
 		# shellcheck disable=SC2046 # the scenario's flags are words
 		"$work/parley" bench --url "ws://127.0.0.1:$PORT/ws" --duration "$DURATION" --progress off --action "$ACTION" $(args_of "$s")
 	done
-	kill "$pid" && wait "$pid" 2>/dev/null || true
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
 	pid=""
 	PORT=$((PORT + 1))
 done
