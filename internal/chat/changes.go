@@ -203,8 +203,8 @@ func (s *Service) change(ctx context.Context, c Caller, conversationID, messageI
 			if out.change == nil || out.change.EventID == "" {
 				return derefChange(out.change), nil
 			}
-			// A repeat of the change applied last: its event, and its erasure, may be what
-			// failed the first time.
+			// A repeat of a recent change (a retry): storing its event, its erasures or
+			// its push may be what failed the first time.
 			if err := s.storeChange(ctx, c, m, *out.change, t.plan); err != nil {
 				return Change{}, err
 			}
