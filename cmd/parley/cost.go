@@ -136,6 +136,8 @@ flags:
 	fs.Float64Var(&set.SessionsPerDay, "sessions-per-day", def.SessionsPerDay, "connects per DAU a day")
 	fs.IntVar(&set.HotGroupMembers, "hot-group-members", def.HotGroupMembers, "members of the busiest conversation (hot-spot quotas)")
 	fs.Float64Var(&set.HotGroupRate, "hot-group-rate", def.HotGroupRate, "messages per second of the busiest conversation at its peak")
+	fs.Float64Var(&set.ChangesPerMessage, "changes-per-message", def.ChangesPerMessage, "edits, deletes and reactions per message (protocol 1.1), priced as reactions")
+	fs.BoolVar(&set.Notifications, "notifications", def.Notifications, "price the offline notifications on EventBridge (the stack's default), offline being 1 − concurrent/DAU")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -157,11 +159,13 @@ flags:
 		"heartbeat-interval":   func() { l.HeartbeatInterval = set.HeartbeatInterval },
 		"keepalive-interval":   func() { l.KeepaliveInterval = set.KeepaliveInterval },
 		"v1-share":             func() { l.V1Share = set.V1Share }, "liveness": func() { l.Liveness = set.Liveness },
-		"message-store":      func() { l.MessageStore = set.MessageStore },
-		"inline-max-members": func() { l.InlineMaxMembers = set.InlineMaxMembers },
-		"sessions-per-day":   func() { l.SessionsPerDay = set.SessionsPerDay },
-		"hot-group-members":  func() { l.HotGroupMembers = set.HotGroupMembers },
-		"hot-group-rate":     func() { l.HotGroupRate = set.HotGroupRate },
+		"message-store":       func() { l.MessageStore = set.MessageStore },
+		"inline-max-members":  func() { l.InlineMaxMembers = set.InlineMaxMembers },
+		"sessions-per-day":    func() { l.SessionsPerDay = set.SessionsPerDay },
+		"hot-group-members":   func() { l.HotGroupMembers = set.HotGroupMembers },
+		"hot-group-rate":      func() { l.HotGroupRate = set.HotGroupRate },
+		"changes-per-message": func() { l.ChangesPerMessage = set.ChangesPerMessage },
+		"notifications":       func() { l.Notifications = set.Notifications },
 	}
 	overridden := false
 	fs.Visit(func(f *flag.Flag) {

@@ -268,9 +268,7 @@ func requestsPerMessage(t *testing.T, meas *measured, inline bool, size int) {
 	if !inline {
 		meas.add("receipt/"+kind, requests(map[string]int{fn("receipt"): 1}, receipt, receiptPosts, 1, replies(reply)))
 	}
-	if size <= 10 {
-		requestsPerChange(t, meas, e, cdb, kind+"/"+path, id, m.MessageID, owner, oc, peer, conns[0].ConnectionID)
-	}
+	requestsPerChange(t, meas, e, cdb, kind+"/"+path, id, m.MessageID, owner, oc, peer, conns[0].ConnectionID)
 	if size == 2 {
 		// The message, the cursor, the two members' connections.
 		if total(receipt) != 4 || receiptPosts != 1 {

@@ -129,6 +129,15 @@ type Load struct {
 	// its messages per second at its peak (the hot-spot quotas).
 	HotGroupMembers int     `json:"hotGroupMembers"`
 	HotGroupRate    float64 `json:"hotGroupRate"`
+	// ChangesPerMessage is edits, deletes and reactions (protocol 1.1) made per message,
+	// each priced as a reaction (requests.json's react/…; an edit or a delete makes one or
+	// two writes more). Default 0, so that the default bills stay those of docs/scale.md.
+	ChangesPerMessage float64 `json:"changesPerMessage,omitempty"`
+	// Notifications prices the offline notifications (the stack puts them on EventBridge by
+	// default): one event per message and per 100 of its recipients who are offline, a
+	// member being offline with probability 1 − Concurrent/DAU. Default off, for the same
+	// reason.
+	Notifications bool `json:"notifications,omitempty"`
 }
 
 // Load presets (`parley cost --load`). Each keeps the seed's 10 messages per DAU a day and
@@ -184,6 +193,7 @@ func (l Load) Validate() error {
 		{"dau", l.DAU}, {"concurrent", l.Concurrent}, {"messages-per-day", l.MessagesPerDay},
 		{"peak-rate", l.PeakRate}, {"receipts-per-message", l.ReceiptsPerMessage},
 		{"sessions-per-day", l.SessionsPerDay}, {"hot-group-rate", l.HotGroupRate},
+		{"changes-per-message", l.ChangesPerMessage},
 	}
 	for _, f := range nonNeg {
 		if f.v < 0 || math.IsNaN(f.v) || math.IsInf(f.v, 0) {

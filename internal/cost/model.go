@@ -75,12 +75,14 @@ const (
 	ActionPresence    = "presence refresh"
 	ActionConnect     = "connect/disconnect"
 	ActionSync        = "sync"
+	ActionChanges     = "changes"
+	ActionNotify      = "offline notifications"
 	ActionConnMinutes = "connection minutes"
 	ActionStorage     = "storage"
 )
 
 // actionOrder is the order of the text report.
-var actionOrder = []string{ActionSend, ActionReceipts, ActionLiveness, ActionPresence, ActionConnect, ActionSync, ActionConnMinutes, ActionStorage}
+var actionOrder = []string{ActionSend, ActionReceipts, ActionChanges, ActionNotify, ActionLiveness, ActionPresence, ActionConnect, ActionSync, ActionConnMinutes, ActionStorage}
 
 // livenessActions are keep-alive and presence: the "liveness share".
 var livenessActions = []string{ActionLiveness, ActionPresence, ActionConnect}
@@ -113,6 +115,8 @@ type counts struct {
 	ksWrites      float64
 	posts, frames float64
 	replies       float64
+	// events are EventBridge events put (offline notifications).
+	events float64
 	// routeRequests are requests through the API's routes: frames, and $connect or
 	// $disconnect themselves (access log lines, stage throttles).
 	routeRequests float64
@@ -157,7 +161,7 @@ func lerp(a, b counts, t float64) counts {
 		inv: lerpMap(a.inv, b.inv, t), reads: lerpMap(a.reads, b.reads, t), writes: lerpMap(a.writes, b.writes, t),
 		ksReads: f(a.ksReads, b.ksReads), ksWrites: f(a.ksWrites, b.ksWrites),
 		posts: f(a.posts, b.posts), frames: f(a.frames, b.frames), replies: f(a.replies, b.replies),
-		routeRequests: f(a.routeRequests, b.routeRequests), poster: b.poster,
+		routeRequests: f(a.routeRequests, b.routeRequests), events: f(a.events, b.events), poster: b.poster,
 	}
 }
 
@@ -189,6 +193,7 @@ func add(a, b counts) counts {
 	c.frames += b.frames
 	c.replies += b.replies
 	c.routeRequests += b.routeRequests
+	c.events += b.events
 	return c
 }
 
@@ -309,6 +314,39 @@ func (m *model) receipt(n int, direct bool) (counts, string, error) {
 	return c, what, nil
 }
 
+// change is one change (priced as a reaction, requests.json's react/…) in a conversation
+// of n members, on the path INLINE_MAX_MEMBERS chooses.
+func (m *model) change(n int, direct bool) (counts, string, error) {
+	path := "stream"
+	if m.load.InlineMaxMembers > 0 && n <= m.load.InlineMaxMembers {
+		path = "inline"
+	}
+	var c counts
+	var err error
+	what := "react/direct/" + path
+	if direct {
+		c, err = m.get(what)
+	} else {
+		what = fmt.Sprintf("react/group{10,100}/%s at %d members", path, n)
+		c, err = m.group("react/group%d/"+path, n)
+	}
+	if err != nil {
+		return counts{}, "", err
+	}
+	c.poster = "fanout"
+	if path == "inline" {
+		c.poster = "send"
+	}
+	if m.load.MessageStore == topology.StoreKeyspaces {
+		// docs/keyspaces.md: the message read, its LWT update and the event's insert are
+		// Keyspaces requests; an outbox item feeds the fan-out.
+		c.ksReads += move(c.reads, "GetItem", 1)
+		c.ksWrites += move(c.writes, "UpdateItem", 1) + move(c.writes, "PutItem", 1)
+		c.writes["PutItem"]++
+	}
+	return c, what, nil
+}
+
 // lines lays the load out as the month's actions.
 func (m *model) lines() ([]line, error) {
 	l := m.load
@@ -350,6 +388,22 @@ func (m *model) lines() ([]line, error) {
 			return nil, err
 		}
 		addFrames(ActionSend, what, c, n, m.msgPeak)
+		if l.ChangesPerMessage > 0 {
+			cc, what, err := m.change(cv.n, cv.direct)
+			if err != nil {
+				return nil, err
+			}
+			addFrames(ActionChanges, what, cc, n*l.ChangesPerMessage, m.msgPeak)
+		}
+		if l.Notifications && l.DAU > 0 {
+			// A recipient is offline with probability p; a message makes an event when one
+			// is, and one more per chat.MaxNotifyRecipients of them.
+			p := math.Max(0, 1-l.Concurrent/l.DAU)
+			k := float64(cv.n - 1)
+			per := math.Max(1-math.Pow(1-p, k), k*p/chat.MaxNotifyRecipients)
+			out = append(out, line{action: ActionNotify, what: fmt.Sprintf("EventBridge events of %d-member conversations (%.3g a message)", cv.n, per),
+				c: counts{events: per}, perMonth: n, peakPerSec: perSecPeak(n, m.msgPeak)})
+		}
 		rn := n * float64(cv.n-1) * l.ReceiptsPerMessage
 		if rn == 0 {
 			continue
@@ -466,6 +520,7 @@ func (ln line) usage() (usage, error) {
 	u.ddbWrites, u.ddbReads = sum(c.writes)*n, sum(c.reads)*n
 	u.ksWrites, u.ksReads = c.ksWrites*n, c.ksReads*n
 	u.streamReads = c.inv["fanout"] * n // one batch read per fan-out invocation
+	u.events = c.events * n
 	u.logGB = (sum(c.inv)*LambdaLogBytes + c.routeRequests*AccessLogBytes) * n / (1 << 30)
 	return u, nil
 }
@@ -506,6 +561,11 @@ func Estimate(load Load, measured RequestsFile, prices Prices) (Report, error) {
 		rep.ByComponent[c] = 0
 	}
 	for _, a := range actionOrder {
+		// The protocol 1.1 actions appear only when the load asks for them, so that the
+		// default report stays what it was.
+		if (a == ActionChanges && load.ChangesPerMessage == 0) || (a == ActionNotify && !load.Notifications) {
+			continue
+		}
 		rep.ByAction[a] = 0
 	}
 	for i, ln := range lines {

@@ -102,6 +102,37 @@ func TestTinyLoadByHand(t *testing.T) {
 			t.Fatalf("by action %v, by component %v", rep.ByAction, rep.ByComponent)
 		}
 	})
+	t.Run("protocol 1.1: changes and offline notifications, only when asked for", func(t *testing.T) {
+		p := freePrices()
+		p.DynamoDBWrites, p.EventBridgeEvents = unit, unit
+		m := tinyMeasured()
+		m.Actions["react/direct/inline"] = Requests{Invocations: map[string]int{"send": 1}, Writes: map[string]int{"UpdateItem": 1, "PutItem": 1}, Frames: 1, Replies: 1}
+		base, err := Estimate(tinyLoad(), m, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := base.ByAction[ActionChanges]; ok || base.ByComponent[CompEventBridge] != 0 {
+			t.Fatalf("a default load priced changes or notifications: %v", base.ByAction)
+		}
+		l := tinyLoad()
+		l.ChangesPerMessage, l.Notifications = 0.5, true
+		rep, err := Estimate(l, m, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// 1,500 changes × 2 writes; 3,000 direct messages × the chance 1 − 1/10 that the
+		// recipient is offline.
+		if got := rep.ByAction[ActionChanges]; got != 3000 {
+			t.Fatalf("changes %v, want 3000 writes", got)
+		}
+		if got, want := rep.ByComponent[CompEventBridge], 3000*0.9; math.Abs(got-want) > 1e-9 {
+			t.Fatalf("EventBridge %v, want %v events", got, want)
+		}
+		// And, under the load's liveness "before", a presence refresh per change frame.
+		if got := rep.MonthlyUSD - base.MonthlyUSD; math.Abs(got-(3000+2700+1500)) > 1e-6 {
+			t.Fatalf("the two added %v, want 7200", got)
+		}
+	})
 	t.Run("after: MOCK keepalive, v1 heartbeat without database, no presence refresh", func(t *testing.T) {
 		p := freePrices()
 		p.APIGatewayMessages, p.DynamoDBWrites = unit, unit

@@ -97,6 +97,10 @@ func (r Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(bw, "  liveness after: %.0f%% v1 heartbeat every %v (Lambda, no database), %.0f%% v1.1 keepalive every %v (MOCK); presence only at connect and disconnect\n",
 			100*l.V1Share, time.Duration(l.HeartbeatInterval), 100*(1-l.V1Share), time.Duration(l.KeepaliveInterval))
 	}
+	if l.ChangesPerMessage > 0 || l.Notifications {
+		fmt.Fprintf(bw, "  protocol 1.1: %g changes (priced as reactions) per message, offline notifications %s\n",
+			l.ChangesPerMessage, map[bool]string{true: "priced", false: "not priced"}[l.Notifications])
+	}
 	fmt.Fprintf(bw, "  message store %s, INLINE_MAX_MEMBERS %d, prices %s of %s\n\n", l.MessageStore, l.InlineMaxMembers, r.Region, r.PricesDate)
 
 	fmt.Fprintf(bw, "Monthly bill (%d days): %s\n\n", DaysPerMonth, fmtUSD(r.MonthlyUSD))
