@@ -436,10 +436,7 @@ func schedule(ctx context.Context, cfg *Config, convs []*conversation, tr *track
 // enough seeds none holds more than chat.MaxUserReactions of one user or
 // chat.MaxMessageReactions in all.
 func seed(ctx context.Context, cfg *Config, convs []*conversation, members int) error {
-	total := cfg.Rate * (cfg.Warmup + cfg.Duration).Seconds()
-	perMember := int(math.Ceil(total/float64(len(convs)*members))) + 1
-	perSeed := max(1, min(chat.MaxUserReactions, chat.MaxMessageReactions/members))
-	n := (perMember + perSeed - 1) / perSeed
+	n := seedsNeeded(cfg.Rate*(cfg.Warmup+cfg.Duration).Seconds(), len(convs), members)
 	for i, c := range convs {
 		for j := range n {
 			sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -452,6 +449,15 @@ func seed(ctx context.Context, cfg *Config, convs []*conversation, members int) 
 		}
 	}
 	return nil
+}
+
+// seedsNeeded is how many messages each of convs conversations of members members needs
+// for total reactions spread evenly over its members, so that none holds more than
+// chat.MaxUserReactions of one member or chat.MaxMessageReactions in all.
+func seedsNeeded(total float64, convs, members int) int {
+	perMember := int(math.Ceil(total/float64(convs*members))) + 1
+	perSeed := max(1, min(chat.MaxUserReactions, chat.MaxMessageReactions/members))
+	return (perMember + perSeed - 1) / perSeed
 }
 
 // errorCode names a send failure for the report.

@@ -230,3 +230,22 @@ func TestTrackerEndToEndIsTheLatestReceive(t *testing.T) {
 		t.Fatalf("e2e %+v, want one sample of 30 ms", r.E2E)
 	}
 }
+
+func TestSeedsNeeded(t *testing.T) {
+	for _, tc := range []struct {
+		total          float64
+		convs, members int
+		want           int
+	}{
+		{0, 1, 2, 1},
+		{36, 1, 2, 1},     // 18 each, plus one: 19 ≤ 20
+		{40, 1, 2, 2},     // 20 each, plus one: 21 > 20
+		{100, 1, 4, 2},    // 25 each + 1 = 26: two messages of up to 20
+		{1000, 1, 500, 1}, // 2 + 1 each; a message holds 3000 / 500 = 6 per member
+		{3500, 1, 500, 2}, // 7 + 1 each: two messages of 6
+	} {
+		if got := seedsNeeded(tc.total, tc.convs, tc.members); got != tc.want {
+			t.Errorf("seedsNeeded(%g, %d, %d) = %d, want %d", tc.total, tc.convs, tc.members, got, tc.want)
+		}
+	}
+}

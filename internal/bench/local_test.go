@@ -28,8 +28,9 @@ func TestBenchAgainstParleyLocal(t *testing.T) {
 	}{
 		{"dm", Config{Users: 10, Scenario: ScenarioDM, Rate: 20}},
 		{"group", Config{Users: 10, Scenario: ScenarioGroup, GroupSize: 10, Rate: 10}},
-		// 25 reactions per member: more than MaxUserReactions, so two seed messages.
-		{"react", Config{Users: 4, Scenario: ScenarioGroup, GroupSize: 4, Rate: 40, Action: ActionReact}},
+		// A few reactions a second per message: one message takes a limited rate of
+		// changes (docs/benchmarks.md), which this test is not about.
+		{"react", Config{Users: 10, Scenario: ScenarioDM, Rate: 20, Action: ActionReact}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
