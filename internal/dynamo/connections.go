@@ -146,15 +146,9 @@ func (s *ConnectionStore) TouchPresence(ctx context.Context, userID string, now 
 	if err != nil {
 		return false, fmt.Errorf("touch presence of %s: build expression: %w", userID, err)
 	}
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.connections),
-		Key:                       key(userID, presenceSK),
-		ConditionExpression:       expr.Condition(),
-		UpdateExpression:          expr.Update(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-		ReturnValues:              types.ReturnValueAllOld,
-	})
+	in := updateInput(s.connections, key(userID, presenceSK), expr)
+	in.ReturnValues = types.ReturnValueAllOld
+	out, err := s.db.UpdateItem(ctx, in)
 	if isConditionFailed(err) {
 		return false, nil // recently active and online: nothing to write
 	}
@@ -182,14 +176,9 @@ func (s *ConnectionStore) SetOffline(ctx context.Context, userID string, now int
 	if err != nil {
 		return false, fmt.Errorf("set %s offline: build expression: %w", userID, err)
 	}
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.connections),
-		Key:                       key(userID, presenceSK),
-		UpdateExpression:          expr.Update(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-		ReturnValues:              types.ReturnValueAllOld,
-	})
+	in := updateInput(s.connections, key(userID, presenceSK), expr)
+	in.ReturnValues = types.ReturnValueAllOld
+	out, err := s.db.UpdateItem(ctx, in)
 	if err != nil {
 		return false, fmt.Errorf("set %s offline: %w", userID, err)
 	}

@@ -272,14 +272,7 @@ func (s *ConversationStore) addCount(ctx context.Context, conversationID string,
 	if err != nil {
 		return fmt.Errorf("build expression: %w", err)
 	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.conversations),
-		Key:                       key(convPK(conversationID), metaSK),
-		ConditionExpression:       expr.Condition(),
-		UpdateExpression:          expr.Update(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-	})
+	_, err = s.db.UpdateItem(ctx, updateInput(s.conversations, key(convPK(conversationID), metaSK), expr))
 	if err == nil {
 		return nil
 	}
@@ -399,14 +392,7 @@ func (s *ConversationStore) SetMuted(ctx context.Context, conversationID, userID
 	if err != nil {
 		return fmt.Errorf("set muted of %s in %s: build expression: %w", userID, conversationID, err)
 	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.conversations),
-		Key:                       key(convPK(conversationID), memberSK(userID)),
-		ConditionExpression:       expr.Condition(),
-		UpdateExpression:          expr.Update(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-	})
+	_, err = s.db.UpdateItem(ctx, updateInput(s.conversations, key(convPK(conversationID), memberSK(userID)), expr))
 	if isConditionFailed(err) {
 		return fmt.Errorf("set muted of %s in %s: %w", userID, conversationID, chat.ErrNotFound)
 	}
@@ -464,14 +450,7 @@ func (s *ConversationStore) SetLastMessage(ctx context.Context, m chat.Message) 
 	if err != nil {
 		return fmt.Errorf("set last message of %s: build expression: %w", m.ConversationID, err)
 	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.conversations),
-		Key:                       key(convPK(m.ConversationID), metaSK),
-		ConditionExpression:       expr.Condition(),
-		UpdateExpression:          expr.Update(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-	})
+	_, err = s.db.UpdateItem(ctx, updateInput(s.conversations, key(convPK(m.ConversationID), metaSK), expr))
 	if err != nil && !isConditionFailed(err) {
 		return fmt.Errorf("set last message of %s to %s: %w", m.ConversationID, m.MessageID, err)
 	}

@@ -99,14 +99,7 @@ func (s *MessageStore) RenewReservation(ctx context.Context, r chat.Reservation,
 	if err != nil {
 		return chat.Reservation{}, fmt.Errorf("renew %s in %s: build expression: %w", sk, r.ConversationID, err)
 	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.conversations),
-		Key:                       key(pk, sk),
-		ConditionExpression:       expr.Condition(),
-		UpdateExpression:          expr.Update(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-	})
+	_, err = s.db.UpdateItem(ctx, updateInput(s.conversations, key(pk, sk), expr))
 	if err == nil {
 		return r, nil
 	}
@@ -189,15 +182,9 @@ func (s *MessageStore) ApplyChange(ctx context.Context, m chat.Message, fromVers
 	if err != nil {
 		return fmt.Errorf("apply change to %s: build expression: %w", m.MessageID, err)
 	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                           aws.String(s.messages),
-		Key:                                 messageKey(m.ConversationID, m.MessageID),
-		ConditionExpression:                 expr.Condition(),
-		UpdateExpression:                    expr.Update(),
-		ExpressionAttributeNames:            expr.Names(),
-		ExpressionAttributeValues:           expr.Values(),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
+	in := updateInput(s.messages, messageKey(m.ConversationID, m.MessageID), expr)
+	in.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
+	_, err = s.db.UpdateItem(ctx, in)
 	if err == nil {
 		return nil
 	}
@@ -231,13 +218,7 @@ func (s *MessageStore) EraseBody(ctx context.Context, conversationID, messageID 
 	if err != nil {
 		return fmt.Errorf("erase body of %s: build expression: %w", messageID, err)
 	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                aws.String(s.messages),
-		Key:                      messageKey(conversationID, messageID),
-		ConditionExpression:      expr.Condition(),
-		UpdateExpression:         expr.Update(),
-		ExpressionAttributeNames: expr.Names(),
-	})
+	_, err = s.db.UpdateItem(ctx, updateInput(s.messages, messageKey(conversationID, messageID), expr))
 	if err != nil && !isConditionFailed(err) {
 		return fmt.Errorf("erase body of %s in %s: %w", messageID, conversationID, err)
 	}
@@ -433,14 +414,7 @@ func (s *MessageStore) AdvanceCursor(ctx context.Context, conversationID, userID
 	if err != nil {
 		return false, fmt.Errorf("advance %s cursor of %s in %s: build expression: %w", status, userID, conversationID, err)
 	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.conversations),
-		Key:                       key(convPK(conversationID), memberSK(userID)),
-		ConditionExpression:       expr.Condition(),
-		UpdateExpression:          expr.Update(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-	})
+	_, err = s.db.UpdateItem(ctx, updateInput(s.conversations, key(convPK(conversationID), memberSK(userID)), expr))
 	if isConditionFailed(err) {
 		return false, nil
 	}
