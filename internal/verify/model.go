@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"sort"
 	"sync"
 	"time"
 )
@@ -52,6 +53,26 @@ func (c *conversation) memberThroughout(user string, from, to time.Time) bool {
 		}
 	}
 	return false
+}
+
+// missedBy returns, sorted, the users but except who were surely members over [from, to]
+// and got none of ids (got tells whether user u received id).
+func (c *conversation) missedBy(from, to time.Time, except string, ids map[string]bool, got func(u, id string) bool) []string {
+	var out []string
+	for u := range c.stints {
+		if u == except || !c.memberThroughout(u, from, to) {
+			continue
+		}
+		reached := false
+		for id := range ids {
+			reached = reached || got(u, id)
+		}
+		if !reached {
+			out = append(out, u)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // outsiderThroughout reports whether user was surely not a member at any instant of

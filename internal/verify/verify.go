@@ -477,24 +477,9 @@ func (r *runner) check() *Report {
 		if s.acked.IsZero() {
 			continue
 		}
-		c := m.convs[s.conv]
-		users := make([]string, 0, len(c.stints))
-		for u := range c.stints {
-			users = append(users, u)
-		}
-		sort.Strings(users)
-		for _, u := range users {
-			if !c.memberThroughout(u, s.start, r.ended) {
-				continue
-			}
-			reached := false
-			for id := range s.ids {
-				reached = reached || got[[2]string{u, id}] > 0
-			}
-			if !reached {
-				rep.Lost++
-				example("lost: %s %s (from %s, clientMsgId %s, acked %s) never reached %s", s.conv, ids(s.ids), s.sender, s.clientMsgID, s.acked.Format(time.StampMilli), u)
-			}
+		for _, u := range m.convs[s.conv].missedBy(s.start, r.ended, "", s.ids, func(u, id string) bool { return got[[2]string{u, id}] > 0 }) {
+			rep.Lost++
+			example("lost: %s %s (from %s, clientMsgId %s, acked %s) never reached %s", s.conv, ids(s.ids), s.sender, s.clientMsgID, s.acked.Format(time.StampMilli), u)
 		}
 	}
 
@@ -605,24 +590,9 @@ func (r *runner) checkReactions(rep *Report, example func(string, ...any)) {
 		if rc.acked.IsZero() || len(rc.eventIDs) == 0 {
 			continue
 		}
-		c := m.convs[rc.conv]
-		users := make([]string, 0, len(c.stints))
-		for u := range c.stints {
-			users = append(users, u)
-		}
-		sort.Strings(users)
-		for _, u := range users {
-			if u == rc.user || !c.memberThroughout(u, rc.start, r.ended) {
-				continue
-			}
-			reached := false
-			for id := range rc.eventIDs {
-				reached = reached || got[[2]string{u, id}]
-			}
-			if !reached {
-				rep.Lost++
-				example("lost: %s's reaction %s %s on %s/%s (event %s) never reached %s", rc.user, rc.state, rc.emoji, rc.conv, rc.messageID, ids(rc.eventIDs), u)
-			}
+		for _, u := range m.convs[rc.conv].missedBy(rc.start, r.ended, rc.user, rc.eventIDs, func(u, id string) bool { return got[[2]string{u, id}] }) {
+			rep.Lost++
+			example("lost: %s's reaction %s %s on %s/%s (event %s) never reached %s", rc.user, rc.state, rc.emoji, rc.conv, rc.messageID, ids(rc.eventIDs), u)
 		}
 	}
 	counts := map[target]int{}
