@@ -251,21 +251,22 @@ func (m *model) group(format string, n int) (counts, error) {
 	return lerp(a, b, float64(n-10)/90), nil
 }
 
-// send is one message to a conversation of n members (direct: 2), on the path
-// INLINE_MAX_MEMBERS chooses.
-func (m *model) send(n int, direct bool) (counts, string, error) {
+// routed reads action ("send", "react") in a conversation of n members (direct: 2) on
+// the path INLINE_MAX_MEMBERS chooses: the measured direct counts, or the group counts
+// interpolated at n. Its posts are made by send on the inline path, by fanout otherwise.
+func (m *model) routed(action string, n int, direct bool) (counts, string, error) {
 	path := "stream"
 	if m.load.InlineMaxMembers > 0 && n <= m.load.InlineMaxMembers {
 		path = "inline"
 	}
 	var c counts
 	var err error
-	what := "send/direct/" + path
+	what := action + "/direct/" + path
 	if direct {
 		c, err = m.get(what)
 	} else {
-		what = fmt.Sprintf("send/group{10,100}/%s at %d members", path, n)
-		c, err = m.group("send/group%d/"+path, n)
+		what = fmt.Sprintf("%s/group{10,100}/%s at %d members", action, path, n)
+		c, err = m.group(action+"/group%d/"+path, n)
 	}
 	if err != nil {
 		return counts{}, "", err
@@ -273,6 +274,15 @@ func (m *model) send(n int, direct bool) (counts, string, error) {
 	c.poster = "fanout"
 	if path == "inline" {
 		c.poster = "send"
+	}
+	return c, what, nil
+}
+
+// send is one message to a conversation of n members (direct: 2).
+func (m *model) send(n int, direct bool) (counts, string, error) {
+	c, what, err := m.routed("send", n, direct)
+	if err != nil {
+		return counts{}, "", err
 	}
 	if m.load.MessageStore == topology.StoreKeyspaces {
 		// docs/keyspaces.md, "Costs": the reservation and the message are Keyspaces writes
@@ -315,27 +325,11 @@ func (m *model) receipt(n int, direct bool) (counts, string, error) {
 }
 
 // change is one change (priced as a reaction, requests.json's react/…) in a conversation
-// of n members, on the path INLINE_MAX_MEMBERS chooses.
+// of n members.
 func (m *model) change(n int, direct bool) (counts, string, error) {
-	path := "stream"
-	if m.load.InlineMaxMembers > 0 && n <= m.load.InlineMaxMembers {
-		path = "inline"
-	}
-	var c counts
-	var err error
-	what := "react/direct/" + path
-	if direct {
-		c, err = m.get(what)
-	} else {
-		what = fmt.Sprintf("react/group{10,100}/%s at %d members", path, n)
-		c, err = m.group("react/group%d/"+path, n)
-	}
+	c, what, err := m.routed("react", n, direct)
 	if err != nil {
 		return counts{}, "", err
-	}
-	c.poster = "fanout"
-	if path == "inline" {
-		c.poster = "send"
 	}
 	if m.load.MessageStore == topology.StoreKeyspaces {
 		// docs/keyspaces.md: the message read, its LWT update and the event's insert are
